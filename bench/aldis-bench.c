@@ -1,0 +1,807 @@
+/* aldis-bench: XMPP client load generator — options, worker threads (one
+ * epoll loop each, many connections per thread), the scenarios (login, idle,
+ * chat, latency, register) and the report. Every run is bounded: setup by
+ * --setup-timeout, measurement by --duration. */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+atomic_int bench_phase = PHASE_SETUP;
+double bench_traffic_start;
+double bench_measure_start;
+static atomic_int bench_interrupted;
+static atomic_int register_next; /* next user to register, shared by workers */
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void bench_sleep(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !atomic_load(&bench_interrupted))
+        ;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&bench_interrupted, 1);
+}
+
+/* ---- scenario callbacks from conn.c */
+
+static int is_pair_scenario(const struct bench_opts *o)
+{
+    return o->scenario == SCEN_CHAT || o->scenario == SCEN_LATENCY;
+}
+
+/* Both partners are up again after a reconnect: forget what was lost in
+ * flight so the windows start empty. */
+static void pair_resync(struct conn *c)
+{
+    struct conn *p = c->partner;
+    c->sent = p->received;
+    p->sent = c->received;
+}
+
+void bench_on_ready(struct conn *c)
+{
+    c->was_ready = 1;
+    c->ready_at = bench_now();
+    atomic_fetch_add(&c->w->ready, 1);
+    const struct bench_opts *o = c->w->opts;
+    if (is_pair_scenario(o) && c->partner->state == CS_READY) {
+        pair_resync(c);
+        int phase = atomic_load(&bench_phase);
+        if (o->scenario == SCEN_CHAT && (phase == PHASE_WARMUP || phase == PHASE_MEASURE)) {
+            conn_send_messages(c, o->window);
+            conn_send_messages(c->partner, o->window);
+        }
+    }
+}
+
+void bench_on_message(struct conn *c, const char *body)
+{
+    struct worker *w = c->w;
+    const struct bench_opts *o = w->opts;
+    int phase = atomic_load(&bench_phase);
+    c->received++;
+    if (phase != PHASE_WARMUP && phase != PHASE_MEASURE)
+        return;
+    atomic_fetch_add_explicit(&w->delivered, 1, memory_order_relaxed);
+    if (o->scenario == SCEN_LATENCY) {
+        unsigned long long seq, sent_us;
+        /* Only messages sent during the measurement count: the warm-up
+         * absorbs the servers' first-use costs (caches, JIT, allocation). */
+        if (phase == PHASE_MEASURE && sscanf(body, "%llu %llu", &seq, &sent_us) == 2 &&
+            (double)sent_us >= bench_measure_start * 1e6) {
+            double now_us = bench_now() * 1e6;
+            double lat = now_us - (double)sent_us;
+            if (lat < 0)
+                lat = 0;
+            if (w->lat_len == w->lat_cap) {
+                size_t cap = w->lat_cap ? w->lat_cap * 2 : 65536;
+                uint32_t *p = realloc(w->lat, cap * sizeof *p);
+                if (!p)
+                    return;
+                w->lat = p;
+                w->lat_cap = cap;
+            }
+            w->lat[w->lat_len++] = lat > 4e9 ? 4000000000u : (uint32_t)lat;
+        }
+        return;
+    }
+    if (o->scenario == SCEN_CHAT) {
+        /* The partner sent this; refill its window once half of it has
+         * drained, so writes are batched rather than one per message. */
+        struct conn *sender = c->partner;
+        uint64_t in_flight = sender->sent - c->received;
+        if (sender->sent < c->received)
+            in_flight = 0;
+        if (in_flight <= (uint64_t)o->window / 2)
+            conn_send_messages(sender, o->window - (int)in_flight);
+    }
+}
+
+void bench_on_register(struct conn *c, int ok, int conflict)
+{
+    if (ok)
+        atomic_fetch_add(&c->w->registered, 1);
+    else if (conflict)
+        atomic_fetch_add(&c->w->reg_conflicts, 1);
+    else
+        atomic_fetch_add(&c->w->errors, 1);
+}
+
+void bench_on_closed(struct conn *c)
+{
+    if (c->was_ready) {
+        c->was_ready = 0;
+        atomic_fetch_sub(&c->w->ready, 1);
+    }
+    int phase = atomic_load(&bench_phase);
+    if (phase == PHASE_STOP)
+        return;
+    switch (c->w->opts->scenario) {
+    case SCEN_LOGIN:
+        c->start_pending = 1;
+        break;
+    case SCEN_REGISTER:
+        c->start_pending = 1; /* takes the next user, if any */
+        break;
+    default:
+        /* Sessions that drop are reopened: the scenario measures a
+         * steady population. The error was counted by conn_fail. */
+        c->start_pending = 1;
+        break;
+    }
+}
+
+/* ---- worker thread */
+
+static int worker_pick_user(struct worker *w, struct conn *c)
+{
+    const struct bench_opts *o = w->opts;
+    switch (o->scenario) {
+    case SCEN_LOGIN:
+        c->user = (int)((w->next_user++ * (unsigned)o->threads + (unsigned)w->index) %
+                        (unsigned)o->users) + 1;
+        return 0;
+    case SCEN_REGISTER: {
+        int u = atomic_fetch_add(&register_next, 1) + 1;
+        if (u > o->users)
+            return -1;
+        c->user = u;
+        return 0;
+    }
+    default:
+        return 0; /* fixed per slot, set at creation */
+    }
+}
+
+/* Start the pending connections, at most `concurrency` handshaking at once
+ * per worker so a burst of connects does not trip the server's listen
+ * backlog or a connection-rate limit. */
+static void worker_start_pending(struct worker *w, int *active_handshakes)
+{
+    const struct bench_opts *o = w->opts;
+    int limit = o->concurrency / o->threads;
+    if (limit < 1)
+        limit = 1;
+    int handshaking = 0;
+    for (int i = 0; i < w->nconns; i++) {
+        enum conn_state s = w->conns[i].state;
+        if (s != CS_FREE && s != CS_READY)
+            handshaking++;
+    }
+    for (int i = 0; i < w->nconns && handshaking < limit; i++) {
+        struct conn *c = &w->conns[i];
+        if (!c->start_pending)
+            continue;
+        c->start_pending = 0;
+        if (worker_pick_user(w, c) < 0)
+            continue;
+        if (conn_start(c) == 0)
+            handshaking++;
+        else
+            c->start_pending = 1; /* retried next round */
+    }
+    *active_handshakes = handshaking;
+}
+
+/* latency: send at the fixed rate, spread round-robin over the senders. */
+static void worker_pace(struct worker *w)
+{
+    const struct bench_opts *o = w->opts;
+    double per_worker = o->rate / o->threads;
+    double elapsed = bench_now() - bench_traffic_start;
+    uint64_t target = (uint64_t)(elapsed * per_worker);
+    int budget = 2000;
+    int skipped = 0;
+    while (w->rate_sent < target && budget-- > 0 && skipped < w->nconns) {
+        struct conn *c = &w->conns[w->rr];
+        w->rr = (w->rr + 1) % w->nconns;
+        /* A sender whose partner is far behind is saturated: skip it
+         * rather than queue without bound (counts against the rate). */
+        if (c->state != CS_READY || !c->partner || c->partner->state != CS_READY ||
+            c->sent - c->partner->received > 10000) {
+            skipped++;
+            continue;
+        }
+        skipped = 0;
+        conn_send_messages(c, 1);
+        w->rate_sent++;
+    }
+}
+
+static int worker_busy(struct worker *w)
+{
+    for (int i = 0; i < w->nconns; i++)
+        if (w->conns[i].state != CS_FREE || w->conns[i].start_pending)
+            return 1;
+    return 0;
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    const struct bench_opts *o = w->opts;
+    struct epoll_event evs[256];
+    int measuring = 0; /* traffic on: warm-up or measurement */
+
+    for (;;) {
+        int phase = atomic_load(&bench_phase);
+        if (phase == PHASE_STOP)
+            break;
+        if ((phase == PHASE_WARMUP || phase == PHASE_MEASURE) && !measuring) {
+            measuring = 1;
+            if (o->scenario == SCEN_CHAT)
+                for (int i = 0; i < w->nconns; i++)
+                    conn_send_messages(&w->conns[i], o->window);
+        }
+        int handshakes = 0;
+        if (o->scenario != SCEN_LOGIN || measuring)
+            worker_start_pending(w, &handshakes);
+        if (o->scenario == SCEN_REGISTER && !worker_busy(w))
+            break;
+        if (o->scenario == SCEN_LATENCY && measuring)
+            worker_pace(w);
+        int timeout = (o->scenario == SCEN_LATENCY && measuring) ? 1 : 50;
+        int n = epoll_wait(w->epfd, evs, 256, timeout);
+        for (int i = 0; i < n; i++) {
+            uint32_t slot = (uint32_t)evs[i].data.u64;
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+            if (slot >= (uint32_t)w->nconns)
+                continue;
+            struct conn *c = &w->conns[slot];
+            if (c->gen != gen || c->state == CS_FREE)
+                continue; /* event for a socket closed earlier in this batch */
+            conn_on_event(c, evs[i].events);
+        }
+    }
+    for (int i = 0; i < w->nconns; i++) {
+        conn_reset(&w->conns[i]);
+        if (w->conns[i].parser)
+            XML_ParserFree(w->conns[i].parser);
+        free(w->conns[i].out);
+    }
+    return NULL;
+}
+
+/* ---- server and client resource use */
+
+/* CPU seconds (user + system, all threads) of a process, from
+ * /proc/PID/stat fields 14 and 15 (proc(5)); -1 if unreadable. */
+static double proc_cpu_seconds(int pid)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces: start after its ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long long utime = 0, stime = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return -1;
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Resident set size in KiB, from VmRSS in /proc/PID/status; -1 if unknown. */
+static long proc_rss_kb(int pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+static double self_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- setup, report */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: aldis-bench SCENARIO [options]\n"
+            "scenarios:\n"
+            "  login     repeated full logins (connect, STARTTLS, SCRAM, bind, close)\n"
+            "            with --concurrency connections -> logins/s\n"
+            "  idle      open --users authenticated sessions, report when all are up,\n"
+            "            hold them for --duration seconds\n"
+            "  chat      --pairs pairs of sessions exchanging messages, --window in\n"
+            "            flight per sender -> delivered messages/s\n"
+            "  latency   chat at a fixed total --rate msgs/s -> p50/p99 latency (ms)\n"
+            "  register  create users PREFIX1..PREFIXN by in-band registration (XEP-0077)\n"
+            "options:\n"
+            "  --host H            server address (default 127.0.0.1)\n"
+            "  --port P            c2s port (default 5222)\n"
+            "  --domain D          XMPP domain (default localhost)\n"
+            "  --user-prefix S     users are S1..SN (default bench)\n"
+            "  --password PW       password of every user (default: the username)\n"
+            "  --users N           user pool / idle sessions (default 100)\n"
+            "  --pairs P           chat/latency pairs (default users/2)\n"
+            "  --concurrency C     login: connections at once; idle/chat/register:\n"
+            "                      handshakes in progress at once (default 20)\n"
+            "  --window W          chat: messages in flight per sender (default 32)\n"
+            "  --rate R            latency: total messages per second (default 1000)\n"
+            "  --duration S        measurement seconds (default 10)\n"
+            "  --setup-timeout S   seconds allowed to open the sessions (default 60)\n"
+            "  --warmup S          login/chat/latency: seconds of uncounted traffic\n"
+            "                      before the measurement (default 1)\n"
+            "  --threads T         client threads, one epoll loop each (default 1)\n"
+            "  --server-pid PID    also report that local server's CPU time (from\n"
+            "                      /proc/PID/stat) and RSS (VmRSS) over the run\n"
+            "  --json              one JSON object on stdout\n"
+            "  --verbose           log every connection error to stderr\n"
+            "Progress and the idle \"ready\" line go to stderr.\n");
+}
+
+static int parse_opts(int argc, char **argv, struct bench_opts *o)
+{
+    static const struct option longopts[] = {
+        {"host", required_argument, 0, 'H'},     {"port", required_argument, 0, 'p'},
+        {"domain", required_argument, 0, 'd'},   {"user-prefix", required_argument, 0, 'u'},
+        {"password", required_argument, 0, 'w'}, {"users", required_argument, 0, 'n'},
+        {"pairs", required_argument, 0, 'P'},    {"concurrency", required_argument, 0, 'c'},
+        {"window", required_argument, 0, 'W'},   {"rate", required_argument, 0, 'r'},
+        {"duration", required_argument, 0, 't'}, {"setup-timeout", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 'T'},  {"json", no_argument, 0, 'j'},
+        {"warmup", required_argument, 0, 'A'},   {"server-pid", required_argument, 0, 'S'},
+        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    *o = (struct bench_opts){.host = "127.0.0.1",
+                             .port = 5222,
+                             .domain = "localhost",
+                             .user_prefix = "bench",
+                             .users = 100,
+                             .duration = 10,
+                             .setup_timeout = 60,
+                             .warmup = 1,
+                             .rate = 1000,
+                             .threads = 1,
+                             .concurrency = 20,
+                             .pairs = 0,
+                             .window = 32};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? -1 : 1;
+    }
+    const char *s = argv[1];
+    if (!strcmp(s, "login"))
+        o->scenario = SCEN_LOGIN;
+    else if (!strcmp(s, "idle"))
+        o->scenario = SCEN_IDLE;
+    else if (!strcmp(s, "chat"))
+        o->scenario = SCEN_CHAT;
+    else if (!strcmp(s, "latency"))
+        o->scenario = SCEN_LATENCY;
+    else if (!strcmp(s, "register"))
+        o->scenario = SCEN_REGISTER;
+    else {
+        fprintf(stderr, "aldis-bench: unknown scenario '%s'\n", s);
+        usage(stderr);
+        return -1;
+    }
+    optind = 2;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'H': o->host = optarg; break;
+        case 'p': o->port = atoi(optarg); break;
+        case 'd': o->domain = optarg; break;
+        case 'u': o->user_prefix = optarg; break;
+        case 'w': o->password = optarg; break;
+        case 'n': o->users = atoi(optarg); break;
+        case 'P': o->pairs = atoi(optarg); break;
+        case 'c': o->concurrency = atoi(optarg); break;
+        case 'W': o->window = atoi(optarg); break;
+        case 'r': o->rate = atof(optarg); break;
+        case 't': o->duration = atof(optarg); break;
+        case 's': o->setup_timeout = atof(optarg); break;
+        case 'T': o->threads = atoi(optarg); break;
+        case 'j': o->json = 1; break;
+        case 'A': o->warmup = atof(optarg); break;
+        case 'S': o->server_pid = atoi(optarg); break;
+        case 'v': o->verbose = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return -1;
+        }
+    }
+    if (o->pairs == 0)
+        o->pairs = o->users / 2;
+    if (o->port <= 0 || o->port > 65535 || o->users < 1 || o->threads < 1 || o->threads > 64 ||
+        o->concurrency < 1 || o->window < 1 || o->rate <= 0 || o->duration <= 0 ||
+        o->duration > 86400 || o->setup_timeout <= 0 || o->warmup < 0 || o->warmup > 3600) {
+        fprintf(stderr, "aldis-bench: invalid option value\n");
+        return -1;
+    }
+    if ((o->scenario == SCEN_CHAT || o->scenario == SCEN_LATENCY) &&
+        (o->pairs < 1 || o->pairs * 2 > o->users)) {
+        fprintf(stderr, "aldis-bench: --pairs must be between 1 and users/2\n");
+        return -1;
+    }
+    if (o->threads > o->concurrency && (o->scenario == SCEN_LOGIN || o->scenario == SCEN_REGISTER))
+        o->threads = o->concurrency;
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Slots of worker w: how many connections it runs and their users. */
+static int worker_setup(struct worker *w, int index, const struct bench_opts *o, SSL_CTX *ctx)
+{
+    memset(w, 0, sizeof *w);
+    w->index = index;
+    w->opts = o;
+    w->ssl_ctx = ctx;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0)
+        return -1;
+    w->cache = calloc((size_t)o->users, sizeof *w->cache);
+    if (!w->cache)
+        return -1;
+
+    int T = o->threads;
+    int n = 0;
+    switch (o->scenario) {
+    case SCEN_LOGIN:
+    case SCEN_REGISTER:
+        n = o->concurrency / T + (index < o->concurrency % T);
+        break;
+    case SCEN_IDLE:
+        n = o->users / T + (index < o->users % T);
+        break;
+    case SCEN_CHAT:
+    case SCEN_LATENCY:
+        n = 2 * (o->pairs / T + (index < o->pairs % T));
+        break;
+    }
+    w->nconns = n;
+    w->conns = calloc((size_t)(n ? n : 1), sizeof *w->conns);
+    if (!w->conns)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        struct conn *c = &w->conns[i];
+        c->w = w;
+        c->slot = i;
+        c->fd = -1;
+        c->start_pending = 1;
+        if (o->scenario == SCEN_IDLE) {
+            c->user = index + 1 + i * T; /* users index+1, index+1+T, ... */
+        } else if (is_pair_scenario(o)) {
+            int pair = index + (i / 2) * T; /* pairs are dealt round-robin */
+            c->user = 2 * pair + 1 + (i % 2);
+            c->partner = &w->conns[i ^ 1];
+        }
+    }
+    return 0;
+}
+
+static uint64_t sum_u64(struct worker *ws, int n, size_t off)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += atomic_load((atomic_uint_fast64_t *)((char *)&ws[i] + off));
+    return total;
+}
+
+static int sum_int(struct worker *ws, int n, size_t off)
+{
+    int total = 0;
+    for (int i = 0; i < n; i++)
+        total += atomic_load((atomic_int *)((char *)&ws[i] + off));
+    return total;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const char *scenario_name(enum bench_scenario s)
+{
+    static const char *names[] = {"login", "idle", "chat", "latency", "register"};
+    return names[s];
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 2 : 0;
+
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    /* The servers under test use self-signed certificates: no verification
+     * (this is a load generator, never a client for real use). No session
+     * cache either, so every login pays a full handshake as a new client does. */
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        fprintf(stderr, "aldis-bench: SSL_CTX_new failed\n");
+        return 1;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+
+    struct worker *ws = calloc((size_t)o.threads, sizeof *ws);
+    pthread_t *tids = calloc((size_t)o.threads, sizeof *tids);
+    if (!ws || !tids)
+        return 1;
+    for (int i = 0; i < o.threads; i++) {
+        if (worker_setup(&ws[i], i, &o, ctx) < 0) {
+            fprintf(stderr, "aldis-bench: out of memory\n");
+            return 1;
+        }
+    }
+
+    int needed = 0;
+    if (o.scenario == SCEN_IDLE)
+        needed = o.users;
+    else if (is_pair_scenario(&o))
+        needed = 2 * o.pairs;
+
+    long rss_start = proc_rss_kb(o.server_pid);
+    double cpu_start = proc_cpu_seconds(o.server_pid);
+    double t0 = bench_now();
+    double warmup = o.warmup;
+    if (o.scenario == SCEN_IDLE || o.scenario == SCEN_REGISTER)
+        warmup = 0;
+    if (needed == 0) {
+        bench_traffic_start = bench_measure_start = t0;
+        atomic_store(&bench_phase, warmup > 0 ? PHASE_WARMUP : PHASE_MEASURE);
+    }
+    for (int i = 0; i < o.threads; i++)
+        pthread_create(&tids[i], NULL, worker_run, &ws[i]);
+
+    /* Setup: bring the sessions up. */
+    int ready = 0;
+    double setup_seconds = 0;
+    int setup_ok = 1;
+    if (needed > 0) {
+        for (;;) {
+            ready = sum_int(ws, o.threads, offsetof(struct worker, ready));
+            if (ready >= needed || atomic_load(&bench_interrupted))
+                break;
+            if (bench_now() - t0 > o.setup_timeout) {
+                setup_ok = 0;
+                break;
+            }
+            bench_sleep(0.01);
+        }
+        setup_seconds = bench_now() - t0;
+        if (!setup_ok) {
+            fprintf(stderr, "aldis-bench: only %d of %d sessions up after %.1f s (last error: %s)\n",
+                    ready, needed, setup_seconds, ws[0].last_error[0] ? ws[0].last_error : "none");
+        } else if (!atomic_load(&bench_interrupted)) {
+            fprintf(stderr, "aldis-bench: ready: %d sessions up in %.2f s\n", ready,
+                    setup_seconds);
+        }
+        fflush(stderr);
+    }
+
+    /* Warm up, then measure. Counters are snapshots taken at the start. */
+    uint64_t logins0 = 0, delivered0 = 0;
+    double m0 = bench_now(), m1 = m0;
+    double cpu_m0 = cpu_start, cpu_m1, client_m0 = self_cpu_seconds(), client_m1;
+    long rss_m0 = -1, rss_m1;
+    if (setup_ok && !atomic_load(&bench_interrupted)) {
+        if (needed > 0 && warmup > 0) {
+            bench_traffic_start = bench_now();
+            atomic_store(&bench_phase, PHASE_WARMUP);
+        }
+        if (warmup > 0) {
+            bench_sleep(warmup);
+        }
+        logins0 = sum_u64(ws, o.threads, offsetof(struct worker, logins));
+        delivered0 = sum_u64(ws, o.threads, offsetof(struct worker, delivered));
+        bench_measure_start = m0 = bench_now();
+        cpu_m0 = proc_cpu_seconds(o.server_pid);
+        client_m0 = self_cpu_seconds();
+        rss_m0 = proc_rss_kb(o.server_pid);
+        if (warmup <= 0 && needed > 0)
+            bench_traffic_start = m0;
+        if (needed > 0 || warmup > 0)
+            atomic_store(&bench_phase, PHASE_MEASURE);
+        else
+            m0 = t0;
+        double end = m0 + o.duration;
+        while (!atomic_load(&bench_interrupted) && bench_now() < end) {
+            if (o.scenario == SCEN_REGISTER) {
+                int done = 1;
+                for (int i = 0; i < o.threads; i++)
+                    if (worker_busy(&ws[i]))
+                        done = 0;
+                if (done && atomic_load(&register_next) >= o.users)
+                    break;
+            }
+            double left = end - bench_now();
+            bench_sleep(left < 0.05 ? (left > 0 ? left : 0) : 0.05);
+        }
+    }
+    m1 = bench_now();
+    cpu_m1 = proc_cpu_seconds(o.server_pid);
+    client_m1 = self_cpu_seconds();
+    rss_m1 = proc_rss_kb(o.server_pid);
+    uint64_t logins = sum_u64(ws, o.threads, offsetof(struct worker, logins)) - logins0;
+    uint64_t delivered = sum_u64(ws, o.threads, offsetof(struct worker, delivered)) - delivered0;
+    int ready_end = sum_int(ws, o.threads, offsetof(struct worker, ready));
+    atomic_store(&bench_phase, PHASE_STOP);
+    for (int i = 0; i < o.threads; i++)
+        pthread_join(tids[i], NULL);
+
+    uint64_t errors = sum_u64(ws, o.threads, offsetof(struct worker, errors));
+    int registered = sum_int(ws, o.threads, offsetof(struct worker, registered));
+    int conflicts = sum_int(ws, o.threads, offsetof(struct worker, reg_conflicts));
+    double secs = m1 - m0;
+    if (secs <= 0)
+        secs = 1e-9;
+    const char *last_error = "";
+    for (int i = 0; i < o.threads; i++)
+        if (ws[i].last_error[0])
+            last_error = ws[i].last_error;
+
+    /* Latency percentiles over all samples. */
+    size_t nlat = 0;
+    for (int i = 0; i < o.threads; i++)
+        nlat += ws[i].lat_len;
+    double p50 = 0, p90 = 0, p99 = 0, pmax = 0;
+    if (nlat > 0) {
+        uint32_t *all = malloc(nlat * sizeof *all);
+        if (all) {
+            size_t k = 0;
+            for (int i = 0; i < o.threads; i++) {
+                memcpy(all + k, ws[i].lat, ws[i].lat_len * sizeof *all);
+                k += ws[i].lat_len;
+            }
+            qsort(all, nlat, sizeof *all, cmp_u32);
+            p50 = all[nlat * 50 / 100] / 1000.0;
+            p90 = all[nlat * 90 / 100] / 1000.0;
+            p99 = all[nlat * 99 / 100] / 1000.0;
+            pmax = all[nlat - 1] / 1000.0;
+            free(all);
+        }
+    }
+
+    const char *metric = "";
+    double value = 0;
+    switch (o.scenario) {
+    case SCEN_LOGIN: metric = "logins_per_s"; value = (double)logins / secs; break;
+    case SCEN_IDLE: metric = "sessions"; value = setup_ok ? ready : 0; break;
+    case SCEN_CHAT: metric = "msgs_per_s"; value = (double)delivered / secs; break;
+    case SCEN_LATENCY: metric = "p50_ms"; value = p50; break;
+    case SCEN_REGISTER: metric = "registered"; value = registered + conflicts; break;
+    }
+    int ok = setup_ok && !atomic_load(&bench_interrupted);
+    if (o.scenario == SCEN_REGISTER)
+        ok = ok && registered + conflicts == o.users;
+    if (o.scenario == SCEN_LOGIN || o.scenario == SCEN_CHAT || o.scenario == SCEN_LATENCY)
+        ok = ok && value > 0;
+
+    const char *mechanism = "";
+    for (int i = 0; i < o.threads; i++)
+        if (ws[i].mechanism[0])
+            mechanism = ws[i].mechanism;
+    double server_cpu = cpu_m0 >= 0 && cpu_m1 >= 0 ? cpu_m1 - cpu_m0 : -1;
+    double server_setup_cpu = cpu_start >= 0 && cpu_m0 >= 0 ? cpu_m0 - cpu_start : -1;
+
+    if (o.json) {
+        printf("{\"scenario\":\"%s\",\"ok\":%s,\"metric\":\"%s\",\"value\":%.3f,"
+               "\"seconds\":%.3f,\"setup_seconds\":%.3f,\"sessions\":%d,\"logins\":%llu,"
+               "\"delivered\":%llu,\"rate\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"registered\":%d,\"existing\":%d,"
+               "\"errors\":%llu,\"threads\":%d,\"mechanism\":\"%s\",\"client_cpu_s\":%.3f,"
+               "\"server_cpu_s\":%.3f,\"server_setup_cpu_s\":%.3f,\"server_rss_kb_start\":%ld,"
+               "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld}\n",
+               scenario_name(o.scenario), ok ? "true" : "false", metric, value, secs,
+               setup_seconds, o.scenario == SCEN_IDLE ? ready : ready_end,
+               (unsigned long long)logins, (unsigned long long)delivered,
+               o.scenario == SCEN_LATENCY ? o.rate : 0.0, p50, p90, p99, pmax, registered,
+               conflicts, (unsigned long long)errors, o.threads, mechanism, client_m1 - client_m0,
+               server_cpu, server_setup_cpu, rss_start, rss_m0, rss_m1);
+    } else {
+        printf("scenario:   %s (%s)\n", scenario_name(o.scenario), ok ? "ok" : "FAILED");
+        switch (o.scenario) {
+        case SCEN_LOGIN:
+            printf("logins:     %llu in %.2f s = %.1f logins/s (concurrency %d)\n",
+                   (unsigned long long)logins, secs, value, o.concurrency);
+            break;
+        case SCEN_IDLE:
+            printf("sessions:   %d of %d up in %.2f s, held %.2f s, %d up at the end\n", ready,
+                   needed, setup_seconds, secs, ready_end);
+            break;
+        case SCEN_CHAT:
+            printf("delivered:  %llu messages in %.2f s = %.1f msgs/s (%d pairs, window %d)\n",
+                   (unsigned long long)delivered, secs, value, o.pairs, o.window);
+            break;
+        case SCEN_LATENCY:
+            printf("delivered:  %llu messages in %.2f s = %.1f msgs/s (target %.0f)\n",
+                   (unsigned long long)delivered, secs, (double)delivered / secs, o.rate);
+            printf("latency:    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n", p50, p90,
+                   p99, pmax);
+            break;
+        case SCEN_REGISTER:
+            printf("registered: %d new, %d already existing, of %d\n", registered, conflicts,
+                   o.users);
+            break;
+        }
+        if (mechanism[0])
+            printf("sasl:       %s\n", mechanism);
+        printf("client cpu: %.2f s during the measurement\n", client_m1 - client_m0);
+        if (o.server_pid > 0) {
+            printf("server:     pid %d, %.2f CPU s during the measurement (%.2f s before it)\n",
+                   o.server_pid, server_cpu, server_setup_cpu);
+            printf("server rss: %ld KiB at start, %ld KiB after setup, %ld KiB at the end\n",
+                   rss_start, rss_m0, rss_m1);
+        }
+        printf("errors:     %llu%s%s\n", (unsigned long long)errors, last_error[0] ? " — last: " : "",
+               last_error);
+    }
+    for (int i = 0; i < o.threads; i++) {
+        free(ws[i].conns);
+        free(ws[i].cache);
+        free(ws[i].lat);
+        close(ws[i].epfd);
+    }
+    free(ws);
+    free(tids);
+    SSL_CTX_free(ctx);
+    return ok ? 0 : 1;
+}

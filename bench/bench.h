@@ -1,0 +1,188 @@
+/* aldis-bench: shared types of the XMPP load generator — options, per-thread
+ * workers, client connections and the SCRAM client. The generator is
+ * standalone: it speaks XMPP over TLS to any server and links only OpenSSL,
+ * expat and pthreads, so the same binary measures Aldis, Prosody and ejabberd. */
+#ifndef ALDIS_BENCH_H
+#define ALDIS_BENCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <expat.h>
+#include <openssl/ssl.h>
+
+enum bench_scenario {
+    SCEN_LOGIN,
+    SCEN_IDLE,
+    SCEN_CHAT,
+    SCEN_LATENCY,
+    SCEN_REGISTER,
+};
+
+struct bench_opts {
+    enum bench_scenario scenario;
+    const char *host;
+    int port;
+    const char *domain;
+    const char *user_prefix;
+    const char *password; /* NULL: each user's password is its own username */
+    int users;            /* user pool PREFIX1..PREFIXusers */
+    double duration;      /* seconds of measurement (idle: of holding) */
+    double setup_timeout; /* seconds allowed to bring sessions up */
+    double warmup;        /* seconds of traffic before measuring */
+    double rate;          /* latency: total messages per second */
+    int threads;
+    int concurrency; /* login/register/idle: handshakes in progress at once */
+    int pairs;       /* chat/latency: session pairs */
+    int window;      /* chat: messages in flight per sender */
+    int json;
+    int verbose;
+    int server_pid; /* >0: report this process's CPU time and RSS */
+};
+
+/* Handshake and session states of one client connection, in protocol order
+ * (RFC 6120 §9.1: TLS, then SASL, then resource binding). */
+enum conn_state {
+    CS_FREE,
+    CS_CONNECTING,
+    CS_WAIT_FEATURES_TLS,
+    CS_WAIT_PROCEED,
+    CS_TLS_HANDSHAKE,
+    CS_WAIT_FEATURES_SASL,
+    CS_WAIT_CHALLENGE,
+    CS_WAIT_SUCCESS,
+    CS_WAIT_FEATURES_BIND,
+    CS_WAIT_BIND,
+    CS_WAIT_SESSION,
+    CS_WAIT_REGISTER,
+    CS_READY,
+};
+
+#define CONN_TEXT_MAX 2048
+#define CONN_JID_MAX 256
+
+/* The SCRAM keys derived from one user's password and the server's salt.
+ * PBKDF2 is deliberately slow (RFC 5802 §5.1); a real client caches the
+ * salted password too, and caching keeps the generator's CPU off the
+ * measurement so it is the server's cost that shows. */
+struct scram_cache {
+    int valid;
+    int sha256;
+    unsigned iterations;
+    unsigned char salt[64];
+    size_t salt_len;
+    unsigned char client_key[32];
+    unsigned char server_key[32];
+};
+
+struct scram_state {
+    int sha256;
+    char client_first_bare[160];
+    char nonce[48];
+    unsigned char server_signature[32];
+    size_t hash_len;
+};
+
+struct worker;
+
+struct conn {
+    struct worker *w;
+    int slot;
+    uint32_t gen; /* bumped on every reconnect: stale epoll events are ignored */
+    int fd;
+    enum conn_state state;
+    SSL *ssl;
+    XML_Parser parser;
+    int user;     /* 1-based user number */
+    int depth;    /* XML depth: 1 = stream, 2 = top-level element */
+    int restart;  /* stream restart pending after <proceed/> or <success/> */
+    int want_out; /* EPOLLOUT registered */
+    int closing;
+    int parsing;       /* inside XML_Parse */
+    int start_pending; /* reconnect requested, done by the worker loop */
+    int was_ready;
+
+    /* the top-level element being parsed */
+    char top[32];
+    char top_type[16];
+    char top_id[64];
+    char top_from[CONN_JID_MAX];
+    int feat_starttls, feat_bind, feat_session_required, feat_register;
+    int mech_sha1, mech_sha256;
+    int has_body, has_error, in_session;
+    char text[CONN_TEXT_MAX];
+    size_t text_len;
+    int capture;
+
+    char jid[CONN_JID_MAX]; /* full JID after bind */
+    struct scram_state scram;
+
+    char *out;
+    size_t out_len, out_cap;
+
+    /* chat / latency */
+    struct conn *partner;
+    uint64_t sent;     /* messages this session has sent */
+    uint64_t received; /* messages this session has received */
+    double ready_at;
+};
+
+struct worker {
+    int index;
+    int epfd;
+    const struct bench_opts *opts;
+    struct conn *conns;
+    int nconns;
+    SSL_CTX *ssl_ctx;
+    struct scram_cache *cache; /* indexed by user - 1 */
+    unsigned next_user;
+
+    /* counters read by the main thread while running */
+    atomic_uint_fast64_t logins;
+    atomic_uint_fast64_t delivered;
+    atomic_uint_fast64_t errors;
+    atomic_int ready;
+    atomic_int registered;
+    atomic_int reg_conflicts;
+
+    /* latency samples in microseconds, only during measurement */
+    uint32_t *lat;
+    size_t lat_len, lat_cap;
+    uint64_t rate_sent;
+    int rr; /* round-robin cursor for rate-paced sending */
+    char last_error[160];
+    char mechanism[16]; /* SASL mechanism last used */
+};
+
+/* Global phase, set by the main thread: sessions come up in SETUP, traffic
+ * flows from WARMUP on but only MEASURE is counted. */
+enum bench_phase { PHASE_SETUP, PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
+extern atomic_int bench_phase;
+extern double bench_traffic_start; /* written before the phase changes */
+extern double bench_measure_start;
+
+double bench_now(void);
+
+/* conn.c */
+int conn_start(struct conn *c);
+void conn_reset(struct conn *c);
+void conn_on_event(struct conn *c, uint32_t events);
+void conn_queue(struct conn *c, const char *data, size_t len);
+void conn_flush(struct conn *c);
+void conn_fail(struct conn *c, const char *why);
+void conn_send_messages(struct conn *c, int count);
+
+/* scram.c */
+int scram_client_first(struct conn *c, int sha256, char *out, size_t out_size);
+int scram_client_final(struct conn *c, const char *server_first_b64, char *out,
+                       size_t out_size);
+int scram_verify_final(struct conn *c, const char *server_final_b64);
+
+/* aldis-bench.c: scenario callbacks from the connection state machine */
+void bench_on_ready(struct conn *c);
+void bench_on_message(struct conn *c, const char *body);
+void bench_on_register(struct conn *c, int ok, int conflict);
+void bench_on_closed(struct conn *c);
+
+#endif

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# bench/compare.sh — run the same XMPP load (bench/aldis-bench) against Aldis,
+# Prosody and ejabberd, each started here with a private config on loopback
+# ports, and print a table: per scenario each server's figure, per server
+# CPU-second, and the ratios aldis/prosody and aldis/ejabberd.
+#
+# Knobs (environment), small by default so a full run takes a few minutes:
+#   SERVERS="aldis prosody ejabberd"   which servers to run
+#   SCENARIOS="idle login chat latency"
+#   USERS=500        idle sessions (and the user pool for login)
+#   PAIRS=10         chat/latency session pairs
+#   DURATION=5       measured seconds per scenario
+#   WARMUP=1         uncounted seconds before each measurement
+#   CONCURRENCY=10   login: connections at once
+#   WINDOW=32        chat: messages in flight per sender
+#   RATE=1000        latency: total messages per second
+#   THREADS=1        client threads
+#   BUILD=build      Aldis build directory (relative to the repository root)
+#   KEEP=0           1: keep the temporary directory (configs, logs, JSON)
+#   RESULTS=         also write the JSON results and the table to this directory
+# Every server is started with one worker/scheduler thread ("W=1") and
+# stopped by PID on exit, Ctrl-C included.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root" || exit 1
+
+SERVERS=${SERVERS:-"aldis prosody ejabberd"}
+SCENARIOS=${SCENARIOS:-"idle login chat latency"}
+USERS=${USERS:-500}
+PAIRS=${PAIRS:-10}
+DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
+CONCURRENCY=${CONCURRENCY:-10}
+WINDOW=${WINDOW:-32}
+RATE=${RATE:-1000}
+THREADS=${THREADS:-1}
+BUILD=${BUILD:-build}
+KEEP=${KEEP:-0}
+RESULTS=${RESULTS:-}
+DOMAIN=localhost
+PREFIX=bench
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/aldis-compare.XXXXXX") || exit 1
+pids=()      # every long-running process started here
+bench_pid=
+
+log() { echo "compare: $*" >&2; }
+
+stop_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    local pid
+    trap - EXIT INT TERM
+    [ -n "$bench_pid" ] && stop_pid "$bench_pid"
+    for pid in "${pids[@]}"; do
+        stop_pid "$pid"
+    done
+    if [ "$KEEP" = 1 ]; then
+        log "kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT PID SECONDS: until PORT accepts on loopback, PID still alive.
+wait_port() {
+    local port=$1 pid=$2 deadline=$((SECONDS + $3))
+    while [ $SECONDS -lt $deadline ]; do
+        kill -0 "$pid" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# ---- the load generator: the CMake-built one, or compiled here if the
+# project does not build yet (it needs only OpenSSL and expat).
+find_bench() {
+    if [ -x "$BUILD/bench/aldis-bench" ]; then
+        bench="$BUILD/bench/aldis-bench"
+        return 0
+    fi
+    log "no $BUILD/bench/aldis-bench: compiling bench/*.c"
+    bench="$tmp/aldis-bench"
+    cc -std=c17 -O2 -D_GNU_SOURCE -o "$bench" bench/aldis-bench.c bench/conn.c bench/scram.c \
+        $(pkg-config --cflags --libs openssl expat) -lpthread
+}
+
+# run_bench NAME SERVER_PID SCENARIO ARGS...: one scenario, JSON into
+# $tmp/results/NAME-SCENARIO.json. In the background so Ctrl-C stops at once.
+run_bench() {
+    local name=$1 spid=$2 scen=$3
+    shift 3
+    local out="$tmp/results/$name-$scen.json"
+    "$bench" "$scen" --host 127.0.0.1 --port "$port" --domain "$DOMAIN" \
+        --user-prefix "$PREFIX" --threads "$THREADS" --server-pid "$spid" --json "$@" \
+        >"$out" 2>"$tmp/results/$name-$scen.err" &
+    bench_pid=$!
+    wait "$bench_pid"
+    local rc=$?
+    bench_pid=
+    if [ $rc -ne 0 ]; then
+        log "$name $scen: exit $rc: $(tail -n 2 "$tmp/results/$name-$scen.err" | tr '\n' ' ')"
+    fi
+    return $rc
+}
+
+make_cert() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=$DOMAIN" \
+        -addext "subjectAltName=DNS:$DOMAIN" \
+        -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1
+}
+
+# ---- servers. start_NAME sets server_pid and port, or returns 1 with a reason.
+
+start_prosody() {
+    local d="$tmp/prosody"
+    command -v prosody >/dev/null || { why="prosody not installed"; return 1; }
+    mkdir -p "$d/data"
+    port=$(free_port)
+    # Stock modules minus s2s/HTTP/limits; the epoll backend; accounts hashed
+    # (SCRAM), as Aldis stores them. run_as_root: we are root in CI only.
+    cat >"$d/prosody.cfg.lua" <<EOF
+run_as_root = true
+daemonize = false
+pidfile = "$d/prosody.pid"
+data_path = "$d/data"
+log = { warn = "$d/prosody.log" }
+network_backend = "epoll"
+network_settings = { nagle = false }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $port }
+c2s_require_encryption = true
+authentication = "internal_hashed"
+allow_registration = true
+modules_enabled = { "disco", "roster", "saslauth", "tls", "register", "ping" }
+modules_disabled = { "s2s" }
+certificates = "$d"
+ssl = { key = "$tmp/key.pem"; certificate = "$tmp/cert.pem" }
+VirtualHost "$DOMAIN"
+EOF
+    prosody --config "$d/prosody.cfg.lua" -F >"$d/stdout.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    wait_port "$port" "$server_pid" 30 || { why="prosody did not start (see $d)"; return 1; }
+    users_register prosody || { why="in-band registration failed"; return 1; }
+}
+
+start_ejabberd() {
+    local d="$tmp/ejabberd"
+    [ -d /usr/lib/ejabberd ] || ls /usr/lib/x86_64-linux-gnu/ejabberd-* >/dev/null 2>&1 ||
+        { why="ejabberd not installed"; return 1; }
+    mkdir -p "$d/spool" "$d/logs"
+    port=$(free_port)
+    cat "$tmp/key.pem" "$tmp/cert.pem" >"$d/ejabberd.pem"
+    # No shaper (the stock config limits c2s to 3000 B/s), SCRAM-SHA-256
+    # hashed passwords, open in-band registration for the benchmark users.
+    cat >"$d/ejabberd.yml" <<EOF
+loglevel: warning
+hosts:
+  - "$DOMAIN"
+certfiles:
+  - "$d/ejabberd.pem"
+listen:
+  -
+    port: $port
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    backlog: 1024
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    starttls_required: true
+auth_method: internal
+auth_password_format: scram
+auth_scram_hash: sha256
+registration_timeout: infinity
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  c2s:
+    allow: all
+  register:
+    allow: all
+shaper_rules:
+  max_user_sessions: 10
+  c2s_shaper: none
+modules:
+  mod_disco: {}
+  mod_roster: {}
+  mod_ping: {}
+  mod_offline: {}
+  mod_register:
+    ip_access: all
+    access: register
+EOF
+    # What ejabberdctl foreground runs, minus the switch to the ejabberd user
+    # and minus distribution (no node name: no epmd, no open Erlang port).
+    # +S 1:1: one scheduler, the W=1 equivalent. +sbwt none: schedulers
+    # sleep instead of spinning, so CPU time is work done, not busy-waiting.
+    (
+        cd "$d" || exit 1
+        export EJABBERD_CONFIG_PATH="$d/ejabberd.yml" EJABBERD_LOG_PATH="$d/logs/ejabberd.log"
+        export ERL_LIBS=/usr/lib/x86_64-linux-gnu ERL_CRASH_DUMP="$d/logs/erl_crash.dump"
+        export ERL_CRASH_DUMP_BYTES=0 ERL_MAX_PORTS=32000
+        exec erl +K true +P 250000 +S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none \
+            -noinput -noshell -mnesia dir "\"$d/spool\"" -s ejabberd
+    ) >"$d/stdout.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    wait_port "$port" "$server_pid" 60 || { why="ejabberd did not start (see $d)"; return 1; }
+    users_register ejabberd || { why="in-band registration failed"; return 1; }
+}
+
+start_aldis() {
+    local d="$tmp/aldis" ctl="$BUILD/aldisctl" srv="$BUILD/aldis" i
+    [ -x "$srv" ] && [ -x "$ctl" ] || { why="not built ($BUILD/aldis, $BUILD/aldisctl)"; return 1; }
+    port=$(free_port)
+    local init_help
+    init_help=$("$ctl" init --help 2>&1)
+    local extra=()
+    if grep -q -- '--workers' <<<"$init_help"; then extra+=(--workers 1); fi
+    "$ctl" init --dir "$d" --domain "$DOMAIN" --c2s-port "$port" "${extra[@]}" \
+        >"$tmp/aldis-init.log" 2>&1 || { why="aldisctl init failed: $(tail -n 1 "$tmp/aldis-init.log")"; return 1; }
+    local cfg
+    cfg=$(ls "$d"/*.yaml 2>/dev/null | head -n 1)
+    [ -n "$cfg" ] || { why="aldisctl init wrote no config"; return 1; }
+    # W=1: one worker thread, like one Prosody process and one BEAM scheduler.
+    if grep -qE '^workers:' "$cfg"; then
+        sed -i -E 's/^workers:.*/workers: 1/' "$cfg"
+    elif ! grep -q -- '--workers' <<<"$init_help"; then
+        printf '\nworkers: 1\n' >>"$cfg"
+    fi
+    for i in $(seq 1 "$USERS"); do
+        "$ctl" --config "$cfg" user add "$PREFIX$i@$DOMAIN" "$PREFIX$i" >>"$tmp/aldis-users.log" 2>&1 ||
+            { why="aldisctl user add failed: $(tail -n 1 "$tmp/aldis-users.log")"; return 1; }
+    done
+    "$srv" --config "$cfg" >"$d/stdout.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    wait_port "$port" "$server_pid" 30 || { why="aldis did not start: $(tail -n 1 "$d/stdout.log")"; return 1; }
+    # A login proves the accounts and TLS work before the measurements.
+    run_bench aldis-check "$server_pid" login --users 1 --concurrency 1 --duration 0.5 --warmup 0 \
+        >/dev/null || { why="test login failed: $(tail -n 1 "$tmp/results/aldis-check-login.err")"; return 1; }
+}
+
+users_register() {
+    run_bench "$1" "$server_pid" register --users "$USERS" --concurrency 20 --duration 120
+}
+
+run_scenarios() {
+    local name=$1 scen
+    for scen in $SCENARIOS; do
+        log "$name: $scen"
+        case $scen in
+        idle)
+            run_bench "$name" "$server_pid" idle --users "$USERS" --concurrency 50 \
+                --duration 2 --setup-timeout 120
+            ;;
+        login)
+            run_bench "$name" "$server_pid" login --users "$USERS" --concurrency "$CONCURRENCY" \
+                --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        chat)
+            run_bench "$name" "$server_pid" chat --users $((2 * PAIRS)) --pairs "$PAIRS" \
+                --window "$WINDOW" --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        latency)
+            run_bench "$name" "$server_pid" latency --users $((2 * PAIRS)) --pairs "$PAIRS" \
+                --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        *) log "unknown scenario $scen" ;;
+        esac
+    done
+}
+
+# ---- main
+
+command -v python3 >/dev/null || { log "python3 is needed for the report"; exit 1; }
+if ! dpkg -s prosody ejabberd >/dev/null 2>&1; then
+    log "note: Debian packages prosody and ejabberd are not both installed"
+fi
+find_bench || { log "cannot build the load generator"; exit 1; }
+make_cert || { log "openssl req failed"; exit 1; }
+mkdir -p "$tmp/results"
+: >"$tmp/results/status"
+
+for name in $SERVERS; do
+    server_pid=
+    port=
+    why=
+    log "starting $name"
+    if "start_$name"; then
+        echo "$name ok" >>"$tmp/results/status"
+        run_scenarios "$name"
+    else
+        log "$name: not available ($why)"
+        echo "$name not available: $why" >>"$tmp/results/status"
+    fi
+    [ -n "$server_pid" ] && stop_pid "$server_pid"
+done
+
+python3 "$here/report.py" "$tmp/results" \
+    "users=$USERS pairs=$PAIRS duration=${DURATION}s concurrency=$CONCURRENCY window=$WINDOW rate=$RATE/s threads=$THREADS" |
+    tee "$tmp/results/table.md"
+if [ -n "$RESULTS" ]; then
+    mkdir -p "$RESULTS" && cp "$tmp"/results/* "$RESULTS"/ && log "results in $RESULTS"
+fi

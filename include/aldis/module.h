@@ -1,0 +1,184 @@
+/* module.h - what a module is and what it may call.
+ *
+ * A module is one `const struct module` table: its name, the disco features
+ * it adds, its IQ handler rows, its hooks with priorities on core events, and
+ * lifecycle functions. The core knows no XEP: it dispatches IQs by payload
+ * namespace to these rows and runs hooks in priority order (highest first;
+ * the first hook that returns HOOK_DONE stops the event, as in Prosody).
+ *
+ * Threads: ACCOUNT handlers and account hooks run on the account's owner
+ * worker and may use the account's state freely. HOST handlers run on
+ * whichever worker the stanza is on and may only read immutable state.
+ * SESSION hooks run on the session's worker. Modules never write to sockets:
+ * they hand stanzas to router_route() or account_send(). */
+#ifndef ALDIS_MODULE_H
+#define ALDIS_MODULE_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aldis/config.h"
+#include "aldis/jid.h"
+#include "aldis/xml.h"
+
+struct module;
+struct session;
+
+/* A served domain. Immutable after startup (replaced whole on reload). */
+struct host {
+    const char *domain;
+    const struct host_config *cfg;
+    const struct config *config;
+    bool enabled[CONFIG_MAX_MODULES]; /* by module index */
+};
+
+/* One bound resource of an account, as the account owner knows it. */
+struct resource {
+    char *name;
+    char *full;          /* "user@host/resource" */
+    int worker;          /* worker that owns the session */
+    uint64_t session_id; /* unique across the process */
+    int priority;
+    bool available;      /* sent initial presence, not yet unavailable */
+    bool interested;     /* requested the roster (RFC 6121 §2.1.6) */
+    struct stanza *presence; /* last broadcast presence (frozen) or NULL */
+    struct resource *next;
+    void *data[CONFIG_MAX_MODULES];
+};
+
+/* Per bare JID state, owned by worker_owner_of(bare). */
+struct account {
+    char *bare;  /* "user@host" */
+    char *user;  /* local part */
+    struct host *host;
+    bool exists; /* the user is registered */
+    struct resource *resources;
+    void *data[CONFIG_MAX_MODULES]; /* per-module state, by module index */
+    /* core-private fields follow in the core's own struct */
+};
+
+enum iq_kind { IQ_GET = 1, IQ_SET = 2 };
+enum iq_target {
+    TARGET_HOST = 1,    /* to = the domain (or a component later) */
+    TARGET_ACCOUNT = 2, /* to = a local bare JID, or no 'to' from a user */
+};
+
+struct iq_ctx {
+    struct host *host;
+    struct account *acct;    /* TARGET_ACCOUNT: the addressed account */
+    struct stanza *iq;       /* borrowed for the call */
+    struct xml_node *payload;
+    const struct jid *from;  /* always a full JID for c2s senders */
+    const struct jid *to;    /* bare for accounts, domain for the host */
+    bool from_self;          /* from's bare JID is the addressed account */
+    enum iq_kind kind;
+};
+
+/* Return 0 once a reply has been routed (or will be, asynchronously), or
+ * ALDIS_ENOTHANDLED to let the core answer service-unavailable. */
+typedef int (*iq_handler_fn)(struct iq_ctx *ctx);
+
+struct iq_handler {
+    unsigned kinds;          /* IQ_GET | IQ_SET */
+    enum iq_target target;
+    const char *ns;          /* payload namespace */
+    const char *name;        /* payload element name, NULL = any */
+    iq_handler_fn fn;
+};
+
+enum hook_event {
+    /* owner worker */
+    HOOK_ACCOUNT_LOADED = 0,  /* account state created (after account_load) */
+    HOOK_RESOURCE_BOUND,      /* ctx.res bound */
+    HOOK_RESOURCE_UNBOUND,    /* ctx.res going away (still in the list) */
+    HOOK_MESSAGE_IN,          /* message to this account (bare or full) */
+    HOOK_MESSAGE_UNDELIVERABLE, /* no resource takes it: offline storage */
+    HOOK_PRESENCE_IN,         /* presence to this account from elsewhere */
+    HOOK_PRESENCE_OUT,        /* presence from one of this account's resources */
+    HOOK_IQ_IN,               /* any IQ to this account, before dispatch */
+    /* session worker */
+    HOOK_SESSION_OUT,         /* stanza from the client, from stamped, before routing */
+    HOOK_SESSION_DELIVER,     /* stanza about to be written to the client */
+    HOOK_SESSION_CLOSED,      /* session ended */
+    HOOK_COUNT
+};
+
+enum hook_result { HOOK_PASS = 0, HOOK_DONE = 1 };
+
+struct hook_ctx {
+    enum hook_event event;
+    struct host *host;
+    struct account *acct;    /* owner-worker events */
+    struct resource *res;    /* the resource concerned, when there is one */
+    struct session *sess;    /* session-worker events */
+    struct stanza *st;       /* borrowed */
+    const struct jid *from;
+    const struct jid *to;
+};
+
+typedef int (*hook_fn)(struct hook_ctx *ctx);
+
+struct hook_row {
+    enum hook_event event;
+    int priority;
+    hook_fn fn;
+};
+
+struct module {
+    const char *name;
+    const char *const *host_features;    /* disco#info of the domain */
+    const char *const *account_features; /* disco#info of a bare JID */
+    const struct iq_handler *iq_handlers;   /* ends with {0} */
+    const struct hook_row *hooks;           /* ends with {0} */
+    /* Called once per process at startup; read options with config_module_*. */
+    int (*init)(const struct config *cfg, char *err, size_t errlen);
+    /* Load per-account state asynchronously; call done(acct) exactly once
+     * (on failure too). NULL when the module has none. */
+    void (*account_load)(struct account *acct, void (*done)(struct account *));
+    /* Free per-account / per-resource / per-session state. */
+    void (*account_free)(struct account *acct);
+    void (*resource_free)(struct account *acct, struct resource *res);
+    void (*session_free)(struct session *sess);
+    void (*shutdown)(void);
+    int index; /* assigned by the registry; do not set */
+};
+
+/* ---- core services for modules --------------------------------------- */
+
+/* Route a stanza by its 'to' (takes the caller's reference; freezes it). */
+void router_route(struct stanza *st);
+/* Run the hooks of `event` with ctx in priority order, on the worker that
+ * owns the event's state; returns HOOK_DONE when one took it.
+ * Lets a module raise a follow-up event (mod_message raises
+ * HOOK_MESSAGE_UNDELIVERABLE for mod_offline). */
+int hooks_run(enum hook_event event, struct hook_ctx *ctx);
+/* Deliver a stanza to one resource's session (takes the reference). */
+void account_send(struct account *acct, struct resource *res, struct stanza *st);
+/* Keep the account loaded across an asynchronous operation. */
+void account_hold(struct account *acct);
+void account_release(struct account *acct);
+struct resource *account_resource(struct account *acct, const char *name);
+/* The module's per-account slot. */
+#define MODULE_DATA(obj, mod) ((obj)->data[(mod).index])
+/* Is module `m` enabled on host h? */
+bool host_module_enabled(const struct host *h, const struct module *m);
+struct host *host_find(const char *domain);
+/* Per-session module state and info (session worker only). */
+void *session_data(struct session *s, const struct module *m);
+void session_set_data(struct session *s, const struct module *m, void *data);
+const struct jid *session_jid(const struct session *s);
+uint64_t session_id(const struct session *s);
+/* Deliver to a session on the current worker by id (NULL if gone). */
+struct session *session_find(uint64_t id);
+/* Server start time (for XEP-0012 uptime). */
+int64_t server_start_time(void);
+/* Call a function on the session's worker with the session (if it still
+ * exists then). Used by owner-side modules to update session caches. */
+void session_post(int worker, uint64_t session_id,
+                  void (*fn)(struct session *s, void *arg), void *arg,
+                  void (*free_arg)(void *arg));
+
+/* Features registry for disco (read-only after startup). */
+void modules_host_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
+void modules_account_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
+
+#endif

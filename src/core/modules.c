@@ -1,0 +1,191 @@
+/* modules.c - the module registry: indexes the compiled-in modules, builds
+ * per-event hook lists sorted by priority, finds IQ handlers, and holds the
+ * served hosts. The core knows no XEP; this file only dispatches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "core/modules.h"
+
+struct hook_entry {
+    int priority;
+    hook_fn fn;
+    struct module *mod;
+};
+
+static struct hook_entry *hooks[HOOK_COUNT];
+static size_t nhooks[HOOK_COUNT];
+static size_t nmodules;
+static struct host hosts[CONFIG_MAX_HOSTS];
+static size_t nhosts;
+
+size_t modules_count(void) { return nmodules; }
+struct module *module_at(size_t i) { return i < nmodules ? modules_builtin[i] : NULL; }
+size_t hosts_count(void) { return nhosts; }
+struct host *host_at(size_t i) { return i < nhosts ? &hosts[i] : NULL; }
+
+struct module *module_find(const char *name)
+{
+    for (size_t i = 0; i < nmodules; i++)
+        if (strcmp(modules_builtin[i]->name, name) == 0)
+            return modules_builtin[i];
+    return NULL;
+}
+
+struct host *host_find(const char *domain)
+{
+    if (!domain)
+        return NULL;
+    for (size_t i = 0; i < nhosts; i++)
+        if (strcmp(hosts[i].domain, domain) == 0)
+            return &hosts[i];
+    return NULL;
+}
+
+bool host_module_enabled(const struct host *h, const struct module *m)
+{
+    return h && m && h->enabled[m->index];
+}
+
+static int cmp_hook(const void *a, const void *b)
+{
+    const struct hook_entry *x = a, *y = b;
+    return (y->priority > x->priority) - (y->priority < x->priority);
+}
+
+int modules_start(const struct config *cfg, char *err, size_t errlen)
+{
+    nmodules = 0;
+    while (modules_builtin[nmodules])
+        nmodules++;
+    ALDIS_ASSERT(nmodules <= CONFIG_MAX_MODULES);
+    for (size_t i = 0; i < nmodules; i++)
+        modules_builtin[i]->index = (int)i;
+
+    nhosts = cfg->nhosts;
+    for (size_t i = 0; i < nhosts; i++) {
+        const struct host_config *hc = &cfg->hosts[i];
+        struct host *h = &hosts[i];
+        memset(h, 0, sizeof *h);
+        h->domain = hc->domain;
+        h->cfg = hc;
+        h->config = cfg;
+        if (hc->nmodules == 0) {
+            for (size_t m = 0; m < nmodules; m++)
+                h->enabled[m] = true;
+            continue;
+        }
+        for (size_t k = 0; k < hc->nmodules; k++) {
+            struct module *m = module_find(hc->modules[k]);
+            if (!m) {
+                snprintf(err, errlen, "%s: host %s: unknown module '%s' (known:", cfg->path,
+                         hc->domain, hc->modules[k]);
+                for (size_t j = 0; j < nmodules; j++) {
+                    size_t l = strlen(err);
+                    snprintf(err + l, errlen - l, " %s", modules_builtin[j]->name);
+                }
+                size_t l = strlen(err);
+                snprintf(err + l, errlen - l, ")");
+                return ALDIS_ECONFIG;
+            }
+            h->enabled[m->index] = true;
+        }
+    }
+
+    for (int e = 0; e < HOOK_COUNT; e++) {
+        free(hooks[e]);
+        hooks[e] = NULL;
+        nhooks[e] = 0;
+    }
+    for (size_t i = 0; i < nmodules; i++) {
+        struct module *m = modules_builtin[i];
+        for (const struct hook_row *r = m->hooks; r && r->fn; r++) {
+            ALDIS_ASSERT(r->event < HOOK_COUNT);
+            struct hook_entry *n = realloc(hooks[r->event], (nhooks[r->event] + 1) * sizeof *n);
+            ALDIS_ASSERT(n != NULL);
+            hooks[r->event] = n;
+            n[nhooks[r->event]++] = (struct hook_entry){r->priority, r->fn, m};
+        }
+    }
+    for (int e = 0; e < HOOK_COUNT; e++)
+        if (nhooks[e] > 1)
+            qsort(hooks[e], nhooks[e], sizeof *hooks[e], cmp_hook);
+
+    for (size_t i = 0; i < nmodules; i++) {
+        struct module *m = modules_builtin[i];
+        if (m->init && m->init(cfg, err, errlen) < 0) {
+            if (!err[0])
+                snprintf(err, errlen, "module %s failed to start", m->name);
+            return ALDIS_ECONFIG;
+        }
+    }
+    return config_check_unused(cfg, err, errlen);
+}
+
+void modules_stop(void)
+{
+    for (size_t i = 0; i < nmodules; i++)
+        if (modules_builtin[i]->shutdown)
+            modules_builtin[i]->shutdown();
+    for (int e = 0; e < HOOK_COUNT; e++) {
+        free(hooks[e]);
+        hooks[e] = NULL;
+        nhooks[e] = 0;
+    }
+}
+
+int hooks_run(enum hook_event event, struct hook_ctx *ctx)
+{
+    ALDIS_ASSERT(event < HOOK_COUNT);
+    ctx->event = event;
+    struct hook_entry *list = hooks[ctx->event];
+    for (size_t i = 0; i < nhooks[ctx->event]; i++) {
+        if (ctx->host && !ctx->host->enabled[list[i].mod->index])
+            continue;
+        if (list[i].fn(ctx) == HOOK_DONE)
+            return HOOK_DONE;
+    }
+    return HOOK_PASS;
+}
+
+const struct iq_handler *iq_handler_find(const struct host *h, enum iq_target target,
+                                         enum iq_kind kind, const struct xml_node *payload)
+{
+    if (!payload)
+        return NULL;
+    for (size_t i = 0; i < nmodules; i++) {
+        struct module *m = modules_builtin[i];
+        if (h && !h->enabled[m->index])
+            continue;
+        for (const struct iq_handler *r = m->iq_handlers; r && r->fn; r++)
+            if (r->target == target && (r->kinds & kind) && strcmp(r->ns, payload->ns) == 0 &&
+                (!r->name || strcmp(r->name, payload->name) == 0))
+                return r;
+    }
+    return NULL;
+}
+
+static void features_of(const struct host *h, bool account,
+                        void (*each)(const char *feature, void *ud), void *ud)
+{
+    for (size_t i = 0; i < nmodules; i++) {
+        struct module *m = modules_builtin[i];
+        if (h && !h->enabled[m->index])
+            continue;
+        const char *const *f = account ? m->account_features : m->host_features;
+        for (; f && *f; f++)
+            each(*f, ud);
+    }
+}
+
+void modules_host_features(const struct host *h, void (*each)(const char *, void *), void *ud)
+{
+    features_of(h, false, each, ud);
+}
+
+void modules_account_features(const struct host *h, void (*each)(const char *, void *), void *ud)
+{
+    features_of(h, true, each, ud);
+}

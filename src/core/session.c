@@ -1,0 +1,319 @@
+/* session.c - sessions on their worker: registry by id, delivery, binding
+ * and unbinding through the account owner, and routing of client stanzas.
+ * RFC 6120 §7 (binding) and §7.7.2.2 (resource conflicts: the newer
+ * session wins and the older one gets a <conflict/> stream error). */
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "core/account.h"
+#include "core/modules.h"
+#include "core/router.h"
+#include "core/session.h"
+#include "core/worker_internal.h"
+
+static atomic_ullong next_session_id = 1;
+static atomic_long alive;
+
+long sessions_alive(void) { return atomic_load(&alive); }
+
+static struct map *sessions(void) { return &worker_state(worker_current())->sessions; }
+
+void session_register(struct session *s, const struct session_ops *ops)
+{
+    s->id = atomic_fetch_add(&next_session_id, 1);
+    s->worker = worker_id(worker_current());
+    s->ops = ops;
+    map_iput(sessions(), s->id, s);
+    atomic_fetch_add(&alive, 1);
+}
+
+struct session *session_find(uint64_t id) { return map_iget(sessions(), id); }
+void *session_data(struct session *s, const struct module *m) { return s->data[m->index]; }
+void session_set_data(struct session *s, const struct module *m, void *d) { s->data[m->index] = d; }
+const struct jid *session_jid(const struct session *s) { return &s->jid; }
+uint64_t session_id(const struct session *s) { return s->id; }
+
+/* ---- unbind ---- */
+
+struct unbind_msg {
+    struct host *host;
+    uint64_t sid;
+    char resource[JID_PART_MAX + 1];
+    char bare[];
+};
+
+static void unbind_on_account(struct account *acct, void *arg)
+{
+    struct unbind_msg *m = arg;
+    struct resource *r = account_resource(acct, m->resource);
+    if (r && r->session_id == m->sid)
+        account_resource_remove(acct, r);
+    free(m);
+}
+
+static void unbind_on_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct unbind_msg *m = arg;
+    account_with(m->host, m->bare, unbind_on_account, m);
+}
+
+void session_unregister(struct session *s)
+{
+    struct hook_ctx hc = {.host = s->host, .sess = s};
+    hooks_run(HOOK_SESSION_CLOSED, &hc);
+    for (size_t i = 0; i < modules_count(); i++) {
+        struct module *m = module_at(i);
+        if (m->session_free && s->data[m->index])
+            m->session_free(s);
+    }
+    if (s->bound) {
+        size_t len = strlen(s->bare) + 1;
+        struct unbind_msg *m = malloc(sizeof *m + len);
+        ALDIS_ASSERT(m != NULL);
+        m->host = s->host;
+        m->sid = s->id;
+        snprintf(m->resource, sizeof m->resource, "%s", s->jid.resource);
+        memcpy(m->bare, s->bare, len);
+        worker_post(worker_owner_of(s->bare), unbind_on_owner, m);
+        s->bound = false;
+    }
+    map_idel(sessions(), s->id);
+    atomic_fetch_sub(&alive, 1);
+}
+
+/* ---- delivery ---- */
+
+struct deliver_msg {
+    uint64_t sid;
+    struct stanza *st;
+};
+
+static void deliver_on_worker(struct worker *w, void *arg)
+{
+    (void)w;
+    struct deliver_msg *m = arg;
+    struct session *s = session_find(m->sid);
+    if (s) {
+        struct hook_ctx hc = {.host = s->host, .sess = s, .st = m->st};
+        if (hooks_run(HOOK_SESSION_DELIVER, &hc) != HOOK_DONE)
+            s->ops->deliver(s, m->st);
+    }
+    stanza_unref(m->st);
+    free(m);
+}
+
+void session_deliver_post(int worker, uint64_t id, struct stanza *st)
+{
+    struct deliver_msg *m = malloc(sizeof *m);
+    ALDIS_ASSERT(m != NULL);
+    m->sid = id;
+    m->st = stanza_freeze(st);
+    worker_post(worker, deliver_on_worker, m);
+}
+
+struct post_msg {
+    uint64_t sid;
+    void (*fn)(struct session *s, void *arg);
+    void *arg;
+    void (*free_arg)(void *arg);
+};
+
+static void post_on_worker(struct worker *w, void *arg)
+{
+    (void)w;
+    struct post_msg *m = arg;
+    struct session *s = session_find(m->sid);
+    if (s)
+        m->fn(s, m->arg);
+    if (m->free_arg)
+        m->free_arg(m->arg);
+    free(m);
+}
+
+void session_post(int worker, uint64_t sid, void (*fn)(struct session *, void *), void *arg,
+                  void (*free_arg)(void *))
+{
+    struct post_msg *m = malloc(sizeof *m);
+    ALDIS_ASSERT(m != NULL);
+    *m = (struct post_msg){sid, fn, arg, free_arg};
+    worker_post(worker, post_on_worker, m);
+}
+
+/* ---- binding ---- */
+
+struct bind_msg {
+    struct host *host;
+    uint64_t sid;
+    int worker;
+    void (*done)(struct session *s, int err, const char *condition);
+    int err;
+    const char *condition;
+    char resource[JID_PART_MAX + 1];
+    char bare[JID_STR_MAX];
+};
+
+static void close_conflict(struct session *s, void *arg)
+{
+    (void)arg;
+    s->bound = false; /* the owner already removed the resource */
+    s->ops->close(s, "conflict", "replaced by a new session with the same resource");
+}
+
+static void bind_reply(struct worker *w, void *arg)
+{
+    (void)w;
+    struct bind_msg *m = arg;
+    struct session *s = session_find(m->sid);
+    if (s) {
+        if (m->err == 0) {
+            s->bound = true;
+            jid_parse(m->bare, &s->jid);
+            struct jid full;
+            if (jid_from_parts(s->jid.local, s->jid.domain, m->resource, &full) == 0)
+                jid_copy(&s->jid, &full);
+            jid_full(&s->jid, s->full, sizeof s->full);
+        }
+        m->done(s, m->err, m->condition);
+    } else if (m->err == 0) {
+        /* the session went away while binding: undo at the owner */
+        size_t len = strlen(m->bare) + 1;
+        struct unbind_msg *u = malloc(sizeof *u + len);
+        ALDIS_ASSERT(u != NULL);
+        u->host = m->host;
+        u->sid = m->sid;
+        snprintf(u->resource, sizeof u->resource, "%s", m->resource);
+        memcpy(u->bare, m->bare, len);
+        worker_post(worker_owner_of(m->bare), unbind_on_owner, u);
+    }
+    free(m);
+}
+
+static void bind_on_account(struct account *acct, void *arg)
+{
+    struct bind_msg *m = arg;
+    unsigned max = acct->host->config->max_sessions_per_user;
+    if (!acct->exists) {
+        m->err = ALDIS_EAUTH;
+        m->condition = "not-authorized";
+        goto reply;
+    }
+    struct resource *old = account_resource(acct, m->resource);
+    size_t n = 0;
+    for (struct resource *r = acct->resources; r; r = r->next)
+        n++;
+    if (!old && max && n >= max) {
+        /* RFC 6120 §7.6.2.1 */
+        m->err = ALDIS_ELIMIT;
+        m->condition = "resource-constraint";
+        goto reply;
+    }
+    if (old) {
+        log_info("c2s", "%s/%s: resource conflict, replacing the older session", acct->bare,
+                 m->resource);
+        session_post(old->worker, old->session_id, close_conflict, NULL, NULL);
+        account_resource_remove(acct, old);
+    }
+    account_resource_add(acct, m->resource, m->worker, m->sid);
+reply:
+    worker_post(m->worker, bind_reply, m);
+}
+
+static void bind_on_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct bind_msg *m = arg;
+    account_with(m->host, m->bare, bind_on_account, m);
+}
+
+void session_bind(struct session *s, const char *resource,
+                  void (*done)(struct session *s, int err, const char *condition))
+{
+    struct bind_msg *m = calloc(1, sizeof *m);
+    ALDIS_ASSERT(m != NULL);
+    m->host = s->host;
+    m->sid = s->id;
+    m->worker = s->worker;
+    m->done = done;
+    snprintf(m->bare, sizeof m->bare, "%s", s->bare);
+    if (resource) {
+        snprintf(m->resource, sizeof m->resource, "%s", resource);
+    } else {
+        /* RFC 6120 §7.6.2.1: a server-generated resource must be unique;
+         * 60 random bits make a collision negligible. */
+        unsigned char rnd[12];
+        RAND_bytes(rnd, sizeof rnd);
+        static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+        memcpy(m->resource, "aldis-", 6);
+        for (size_t i = 0; i < 12; i++)
+            m->resource[6 + i] = b32[rnd[i] & 31];
+        m->resource[18] = '\0';
+    }
+    worker_post(worker_owner_of(s->bare), bind_on_owner, m);
+}
+
+/* ---- routing client stanzas ---- */
+
+struct presence_msg {
+    struct host *host;
+    struct stanza *st;
+    uint64_t sid;
+    char resource[JID_PART_MAX + 1];
+    char bare[];
+};
+
+static void presence_on_account(struct account *acct, void *arg)
+{
+    struct presence_msg *m = arg;
+    struct resource *r = account_resource(acct, m->resource);
+    if (r && r->session_id == m->sid) {
+        struct jid from, to;
+        jid_parse(stanza_from(m->st), &from);
+        const char *t = stanza_to(m->st);
+        bool has_to = t && jid_parse(t, &to) == 0;
+        struct hook_ctx hc = {.host = acct->host, .acct = acct, .res = r, .st = m->st,
+                              .from = &from, .to = has_to ? &to : NULL};
+        hooks_run(HOOK_PRESENCE_OUT, &hc);
+    }
+    stanza_unref(m->st);
+    free(m);
+}
+
+static void presence_on_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct presence_msg *m = arg;
+    account_with(m->host, m->bare, presence_on_account, m);
+}
+
+void session_route(struct session *s, struct stanza *st)
+{
+    struct hook_ctx hc = {.host = s->host, .sess = s, .st = st, .from = &s->jid};
+    if (hooks_run(HOOK_SESSION_OUT, &hc) == HOOK_DONE) {
+        stanza_unref(st);
+        return;
+    }
+    if (strcmp(stanza_name(st), "presence") == 0) {
+        size_t len = strlen(s->bare) + 1;
+        struct presence_msg *m = malloc(sizeof *m + len);
+        ALDIS_ASSERT(m != NULL);
+        m->host = s->host;
+        m->st = stanza_freeze(st);
+        m->sid = s->id;
+        snprintf(m->resource, sizeof m->resource, "%s", s->jid.resource);
+        memcpy(m->bare, s->bare, len);
+        worker_post(worker_owner_of(s->bare), presence_on_owner, m);
+        return;
+    }
+    if (!stanza_to(st)) {
+        /* RFC 6120 §10.3: no 'to' means the user's own bare JID */
+        struct jid bare;
+        jid_from_parts(s->jid.local, s->jid.domain, NULL, &bare);
+        router_route_to(st, &bare);
+        return;
+    }
+    router_route(st);
+}

@@ -1,0 +1,49 @@
+/* session.h - the transport-independent part of a client session, as the
+ * core sees it. A c2s TCP session (src/stream/c2s.c) embeds it; WebSocket
+ * and BOSH sessions will too. A session belongs to the worker that accepted
+ * its connection and is found there by id. */
+#ifndef ALDIS_CORE_SESSION_H
+#define ALDIS_CORE_SESSION_H
+#include <stdint.h>
+
+#include "aldis/module.h"
+
+struct session;
+
+struct session_ops {
+    /* Write a (frozen) stanza to the client; borrows st. */
+    void (*deliver)(struct session *s, struct stanza *st);
+    /* End the session with a stream error condition (NULL = plain close). */
+    void (*close)(struct session *s, const char *condition, const char *text);
+};
+
+struct session {
+    uint64_t id;
+    int worker;
+    struct host *host;
+    const struct session_ops *ops;
+    bool bound;
+    struct jid jid;         /* full JID once bound */
+    char bare[JID_STR_MAX]; /* "user@host" once authenticated */
+    char full[JID_STR_MAX];
+    void *data[CONFIG_MAX_MODULES];
+};
+
+/* Register a new session on the current worker (assigns id). */
+void session_register(struct session *s, const struct session_ops *ops);
+/* Forget it (run HOOK_SESSION_CLOSED, module session_free, unbind at the
+ * owner if bound). Call once, when the transport is going away. */
+void session_unregister(struct session *s);
+/* Number of sessions alive in the whole process. */
+long sessions_alive(void);
+/* Deliver a stanza to a session by id on worker `worker` (takes the ref). */
+void session_deliver_post(int worker, uint64_t id, struct stanza *st);
+/* Ask the owner to bind resource `resource` (NULL = generate one) for an
+ * authenticated session; done(s, err, condition) runs on the session's
+ * worker if the session still exists. */
+void session_bind(struct session *s, const char *resource,
+                  void (*done)(struct session *s, int err, const char *condition));
+/* Route a stanza from a bound session (from already stamped; takes ref). */
+void session_route(struct session *s, struct stanza *st);
+
+#endif

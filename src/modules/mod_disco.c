@@ -1,0 +1,147 @@
+/* mod_disco.c - service discovery (XEP-0030) for the domain and, on their
+ * behalf, for the accounts it hosts. The features come from every module
+ * enabled on the host (its host_features / account_features rows); this
+ * module only assembles them. disco#info to a full JID goes to the client
+ * (the core delivers it), so it never reaches us. */
+#include <string.h>
+
+#include "aldis/error.h"
+#include "aldis/module.h"
+#include "aldis/xml.h"
+#include "modules/roster.h"
+
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+
+/* Hosts have at most CONFIG_MAX_MODULES modules with a handful of features
+ * each; a fixed table keeps duplicates out without allocating. */
+#define DISCO_MAX_FEATURES 512
+
+struct disco_features {
+    struct stanza *reply;
+    struct xml_node *query;
+    const char *seen[DISCO_MAX_FEATURES];
+    size_t n;
+};
+
+/* Add one <feature/>, once: two modules may announce the same namespace
+ * and XEP-0115 §5.4 hashes reject duplicates. */
+static void disco_feature_add(const char *feature, void *ud)
+{
+    struct disco_features *f = ud;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->seen[i], feature) == 0)
+            return;
+    if (f->n == DISCO_MAX_FEATURES)
+        return;
+    f->seen[f->n++] = feature;
+    struct xml_node *el = xml_add_child(f->reply, f->query, "feature", NS_DISCO_INFO);
+    xml_set_attr(f->reply, el, "var", feature);
+}
+
+static int disco_error(struct iq_ctx *ctx, const char *type, const char *condition)
+{
+    router_route(stanza_error_reply(ctx->iq, type, condition, NULL));
+    return 0;
+}
+
+/* XEP-0030 §3.1: identity server/im plus every feature of the host.
+ * A 'node' we do not know is item-not-found (§3.2 / §7). */
+static int disco_host_info(struct iq_ctx *ctx)
+{
+    if (xml_attr(ctx->payload, "node"))
+        return disco_error(ctx, "cancel", "item-not-found");
+    struct disco_features f = {.reply = stanza_iq_result(ctx->iq)};
+    f.query = xml_add_child(f.reply, f.reply->root, "query", NS_DISCO_INFO);
+    struct xml_node *id = xml_add_child(f.reply, f.query, "identity", NS_DISCO_INFO);
+    xml_set_attr(f.reply, id, "category", "server");
+    xml_set_attr(f.reply, id, "type", "im");
+    xml_set_attr(f.reply, id, "name", "Aldis");
+    modules_host_features(ctx->host, disco_feature_add, &f);
+    router_route(f.reply);
+    return 0;
+}
+
+/* XEP-0030 §4.1: the host's items. None yet (components, rooms and
+ * services will add theirs); an entity without items returns an empty
+ * <query/>, not an error (§7). */
+static int disco_host_items(struct iq_ctx *ctx)
+{
+    if (xml_attr(ctx->payload, "node"))
+        return disco_error(ctx, "cancel", "item-not-found");
+    struct stanza *reply = stanza_iq_result(ctx->iq);
+    xml_add_child(reply, reply->root, "query", NS_DISCO_ITEMS);
+    router_route(reply);
+    return 0;
+}
+
+/* XEP-0030 §8 (security): the server answers for a bare JID only to the
+ * account itself and to entities allowed to see its presence
+ * (subscription from/both). */
+static bool disco_account_visible(struct iq_ctx *ctx)
+{
+    if (ctx->from_self)
+        return true;
+    if (!ctx->from)
+        return false;
+    char bare[JID_STR_MAX];
+    jid_bare(ctx->from, bare, sizeof bare);
+    return roster_has_from(ctx->acct, bare);
+}
+
+/* XEP-0030 §3.1: disco#info to a bare JID, answered by the server with the
+ * account/registered identity and the account features of the host's
+ * modules. §8 rule 1: otherwise service-unavailable, so nobody learns
+ * whether the account exists (the core already answers service-unavailable
+ * for a user that does not). */
+static int disco_account_info(struct iq_ctx *ctx)
+{
+    if (!disco_account_visible(ctx))
+        return disco_error(ctx, "cancel", "service-unavailable");
+    if (xml_attr(ctx->payload, "node"))
+        return disco_error(ctx, "cancel", "item-not-found");
+    struct disco_features f = {.reply = stanza_iq_result(ctx->iq)};
+    f.query = xml_add_child(f.reply, f.reply->root, "query", NS_DISCO_INFO);
+    struct xml_node *id = xml_add_child(f.reply, f.query, "identity", NS_DISCO_INFO);
+    xml_set_attr(f.reply, id, "category", "account");
+    xml_set_attr(f.reply, id, "type", "registered");
+    modules_account_features(ctx->host, disco_feature_add, &f);
+    router_route(f.reply);
+    return 0;
+}
+
+/* XEP-0030 §4.1 and §8 rule 2: an account's items. The account has none to
+ * list yet (its resources are not listed: that would leak availability),
+ * so the result is empty for everyone; a node is item-not-found for those
+ * who may see the account and an empty result for others. */
+static int disco_account_items(struct iq_ctx *ctx)
+{
+    if (xml_attr(ctx->payload, "node") && disco_account_visible(ctx))
+        return disco_error(ctx, "cancel", "item-not-found");
+    struct stanza *reply = stanza_iq_result(ctx->iq);
+    struct xml_node *q = xml_add_child(reply, reply->root, "query", NS_DISCO_ITEMS);
+    const char *node = xml_attr(ctx->payload, "node");
+    if (node)
+        xml_set_attr(reply, q, "node", node);
+    router_route(reply);
+    return 0;
+}
+
+static const char *const disco_host_features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NULL};
+static const char *const disco_account_features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NULL};
+static const struct iq_handler disco_iq[] = {
+    {IQ_GET, TARGET_HOST, NS_DISCO_INFO, "query", disco_host_info},
+    {IQ_GET, TARGET_HOST, NS_DISCO_ITEMS, "query", disco_host_items},
+    {IQ_GET, TARGET_ACCOUNT, NS_DISCO_INFO, "query", disco_account_info},
+    {IQ_GET, TARGET_ACCOUNT, NS_DISCO_ITEMS, "query", disco_account_items},
+    {0},
+};
+static const struct hook_row disco_hooks[] = {{0}};
+
+struct module mod_disco = {
+    .name = "disco",
+    .host_features = disco_host_features,
+    .account_features = disco_account_features,
+    .iq_handlers = disco_iq,
+    .hooks = disco_hooks,
+};

@@ -1,0 +1,123 @@
+/* listener.c - per-worker listening sockets with SO_REUSEPORT. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "core/worker_internal.h"
+#include "net/listener.h"
+
+struct listener {
+    uv_tcp_t tcp;
+    enum listener_kind kind;
+    listener_accept_fn on_accept;
+};
+
+struct listeners {
+    struct listener *l[LISTEN_KINDS];
+};
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct listener *l = server->data;
+    if (status < 0) {
+        log_warn("net", "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    l->on_accept(server, l->kind);
+}
+
+static int open_socket(const char *address, int port, int *fd_out, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    int family;
+    if (strchr(address, ':')) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        if (uv_ip6_addr(address, port, a) < 0)
+            goto bad_addr;
+        family = AF_INET6;
+        sl = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        if (uv_ip4_addr(address, port, a) < 0)
+            goto bad_addr;
+        family = AF_INET;
+        sl = sizeof *a;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return ALDIS_EIO;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+        snprintf(err, errlen, "cannot listen on [%s]:%d: %s (is another server using the port? "
+                 "change it under 'listen:' in the config)", address, port, strerror(errno));
+        close(fd);
+        return ALDIS_EIO;
+    }
+    *fd_out = fd;
+    return 0;
+bad_addr:
+    snprintf(err, errlen, "listen address '%s' is not an IP address", address);
+    return ALDIS_EINVAL;
+}
+
+static void listener_closed(uv_handle_t *h) { free(h->data); }
+
+int listeners_start(uv_loop_t *loop, const struct config *cfg, listener_accept_fn on_accept,
+                    char *err, size_t errlen)
+{
+    struct worker_state *ws = worker_state(worker_current());
+    struct listeners *ls = calloc(1, sizeof *ls);
+    ALDIS_ASSERT(ls != NULL);
+    ws->listeners = ls;
+    const struct listen_config *lc[LISTEN_KINDS] = {&cfg->c2s, &cfg->c2s_tls};
+    for (int k = 0; k < LISTEN_KINDS; k++) {
+        if (!lc[k]->port)
+            continue;
+        int fd;
+        int rc = open_socket(lc[k]->address ? lc[k]->address : "::", lc[k]->port, &fd, err, errlen);
+        if (rc < 0)
+            return rc;
+        struct listener *l = calloc(1, sizeof *l);
+        ALDIS_ASSERT(l != NULL);
+        l->kind = (enum listener_kind)k;
+        l->on_accept = on_accept;
+        uv_tcp_init(loop, &l->tcp);
+        l->tcp.data = l;
+        uv_tcp_open(&l->tcp, fd);
+        ls->l[k] = l;
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+        if (rc < 0) {
+            snprintf(err, errlen, "listen on port %d: %s", lc[k]->port, uv_strerror(rc));
+            return ALDIS_EIO;
+        }
+    }
+    return 0;
+}
+
+void listeners_stop(void)
+{
+    struct worker_state *ws = worker_state(worker_current());
+    struct listeners *ls = ws->listeners;
+    if (!ls)
+        return;
+    for (int k = 0; k < LISTEN_KINDS; k++)
+        if (ls->l[k])
+            uv_close((uv_handle_t *)&ls->l[k]->tcp, listener_closed);
+    free(ls);
+    ws->listeners = NULL;
+}

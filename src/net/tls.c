@@ -1,0 +1,157 @@
+/* tls.c - OpenSSL server contexts for the hosted domains (RFC 7590: TLS 1.2
+ * or later, no compression, no renegotiation), SNI selection, and channel
+ * binding data for SCRAM-PLUS. */
+#include <openssl/err.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "net/tls.h"
+
+struct tls_set {
+    size_t n;
+    char *domains[CONFIG_MAX_HOSTS];
+    SSL_CTX *ctx[CONFIG_MAX_HOSTS];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tls_set *current;
+
+static void set_free(struct tls_set *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        SSL_CTX_free(s->ctx[i]);
+        free(s->domains[i]);
+    }
+    free(s);
+}
+
+static int on_sni(SSL *ssl, int *alert, void *arg)
+{
+    (void)alert, (void)arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name)
+        return SSL_TLSEXT_ERR_OK;
+    SSL_CTX *ctx = tls_server_ctx(name);
+    if (ctx) {
+        SSL_set_SSL_CTX(ssl, ctx);
+        SSL_CTX_free(ctx);
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *make_ctx(const struct config *cfg, const struct host_config *h, char *err,
+                         size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return NULL;
+    int minv = (cfg->tls_min_version && strcmp(cfg->tls_min_version, "1.3") == 0)
+                   ? TLS1_3_VERSION
+                   : TLS1_2_VERSION;
+    SSL_CTX_set_min_proto_version(ctx, minv);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (cfg->tls_ciphers && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) {
+        snprintf(err, errlen, "tls.ciphers: OpenSSL accepts none of '%s'", cfg->tls_ciphers);
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, h->certificate) != 1) {
+        snprintf(err, errlen, "host %s: cannot load certificate %s: %s", h->domain, h->certificate,
+                 ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, h->key, SSL_FILETYPE_PEM) != 1) {
+        snprintf(err, errlen, "host %s: cannot load key %s: %s", h->domain, h->key,
+                 ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "host %s: key %s does not match certificate %s", h->domain, h->key,
+                 h->certificate);
+        goto fail;
+    }
+    SSL_CTX_set_tlsext_servername_callback(ctx, on_sni);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"aldis", 5);
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int tls_load(const struct config *cfg, char *err, size_t errlen)
+{
+    struct tls_set *s = calloc(1, sizeof *s);
+    if (!s)
+        return ALDIS_ENOMEM;
+    for (size_t i = 0; i < cfg->nhosts; i++) {
+        SSL_CTX *ctx = make_ctx(cfg, &cfg->hosts[i], err, errlen);
+        if (!ctx) {
+            set_free(s);
+            return ALDIS_ETLS;
+        }
+        s->ctx[s->n] = ctx;
+        s->domains[s->n] = strdup(cfg->hosts[i].domain);
+        s->n++;
+    }
+    pthread_mutex_lock(&lock);
+    struct tls_set *old = current;
+    current = s;
+    pthread_mutex_unlock(&lock);
+    set_free(old);
+    return 0;
+}
+
+void tls_unload(void)
+{
+    pthread_mutex_lock(&lock);
+    struct tls_set *old = current;
+    current = NULL;
+    pthread_mutex_unlock(&lock);
+    set_free(old);
+}
+
+SSL_CTX *tls_server_ctx(const char *domain)
+{
+    SSL_CTX *ctx = NULL;
+    pthread_mutex_lock(&lock);
+    if (current && current->n) {
+        ctx = current->ctx[0];
+        for (size_t i = 0; domain && i < current->n; i++)
+            if (strcasecmp(current->domains[i], domain) == 0)
+                ctx = current->ctx[i];
+        SSL_CTX_up_ref(ctx);
+    }
+    pthread_mutex_unlock(&lock);
+    return ctx;
+}
+
+int tls_exporter(SSL *ssl, unsigned char out[32])
+{
+    /* RFC 9266 §2: label "EXPORTER-Channel-Binding", empty context */
+    static const char label[] = "EXPORTER-Channel-Binding";
+    if (SSL_export_keying_material(ssl, out, 32, label, sizeof label - 1, NULL, 0, 0) != 1)
+        return ALDIS_ETLS;
+    return 0;
+}
+
+size_t tls_unique(SSL *ssl, unsigned char *out, size_t max)
+{
+    if (SSL_version(ssl) >= TLS1_3_VERSION)
+        return 0;
+    /* RFC 5929 §3.1: the first Finished message of the latest handshake;
+     * for a server without resumption that is the client's. */
+    return SSL_session_reused(ssl) ? SSL_get_finished(ssl, out, max)
+                                   : SSL_get_peer_finished(ssl, out, max);
+}
+
+const char *tls_sni(SSL *ssl) { return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name); }

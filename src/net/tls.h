@@ -1,0 +1,22 @@
+/* tls.h - server TLS contexts, one per hosted domain, chosen by SNI.
+ * Contexts are swapped whole on reload (SIGHUP); connections keep a
+ * reference to the context they started with (OpenSSL refcounts). */
+#ifndef ALDIS_NET_TLS_H
+#define ALDIS_NET_TLS_H
+#include <openssl/ssl.h>
+
+#include "aldis/config.h"
+
+/* Build contexts for every host; on success replace the current set. */
+int tls_load(const struct config *cfg, char *err, size_t errlen);
+/* The context to start a server handshake with (a new reference). */
+SSL_CTX *tls_server_ctx(const char *domain);
+void tls_unload(void);
+/* RFC 9266 tls-exporter channel binding (32 bytes); 0 or ALDIS_ETLS. */
+int tls_exporter(SSL *ssl, unsigned char out[32]);
+/* RFC 5929 tls-unique (TLS <= 1.2 only); returns length or 0. */
+size_t tls_unique(SSL *ssl, unsigned char *out, size_t max);
+/* The server name the client asked for (SNI), or NULL. */
+const char *tls_sni(SSL *ssl);
+
+#endif

@@ -1,0 +1,801 @@
+/* c2s.c - the client stream state machine (RFC 6120):
+ *   stream header -> features -> STARTTLS (§5) -> restart -> SASL (§6)
+ *   -> restart -> resource binding (§7) -> stanzas (§8).
+ * Owns the connection, the parser, the SASL state and the session's timers
+ * (handshake timeout; idle ping per XEP-0199 then connection-timeout). */
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "core/router.h"
+#include "core/session.h"
+#include "core/worker_internal.h"
+#include "net/conn.h"
+#include "net/tls.h"
+#include "aldis/store.h"
+#include "stream/c2s.h"
+#include "stream/sasl.h"
+
+enum c2s_state {
+    C2S_WAIT_HEADER, /* waiting for <stream:stream> */
+    C2S_OPEN,        /* features sent; STARTTLS / SASL / bind expected */
+    C2S_SASL,        /* a SASL exchange is running */
+    C2S_BOUND,       /* resource bound: stanzas flow */
+    C2S_CLOSING,
+};
+
+struct c2s {
+    struct session s; /* first: struct session* <-> struct c2s* */
+    struct conn conn;
+    struct xml_stream *xs;
+    enum c2s_state state;
+    bool direct_tls;
+    bool tls;
+    bool authed;
+    bool header_sent;
+    bool binding; /* bind request in flight */
+    bool auth_pending; /* waiting for the store */
+    bool ping_out;
+    int handles_open; /* conn + timer, freed when both are closed */
+    uint64_t last_rx;
+    char stream_id[24];
+    char ping_id[24];
+    char lang[36];
+    struct sasl_state sasl;
+    struct buf sasl_in; /* client message waiting for the keys */
+    uv_timer_t timer;
+};
+
+static const struct config *cfg;
+
+void c2s_configure(const struct config *c) { cfg = c; }
+
+static void c2s_close(struct c2s *c, const char *condition, const char *text);
+
+/* ---- output ---- */
+
+static void send_raw(struct c2s *c, const char *s, size_t len) { conn_write(&c->conn, s, len); }
+static void send_str(struct c2s *c, const char *s) { send_raw(c, s, strlen(s)); }
+
+static void send_stanza(struct c2s *c, struct stanza *st)
+{
+    size_t len;
+    const char *w = stanza_wire(st, &len);
+    send_raw(c, w, len);
+}
+
+static void send_header(struct c2s *c, const char *from)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT
+                 "' xmlns:stream='" NS_STREAMS "' id='");
+    buf_adds(&b, c->stream_id);
+    buf_adds(&b, "'");
+    if (from) {
+        buf_adds(&b, " from='");
+        buf_add_xml_escaped(&b, from, strlen(from), 1);
+        buf_adds(&b, "'");
+    }
+    buf_adds(&b, " version='1.0' xml:lang='");
+    buf_add_xml_escaped(&b, c->lang, strlen(c->lang), 1);
+    buf_adds(&b, "'>");
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+    c->header_sent = true;
+}
+
+static void send_features(struct c2s *c)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, "<stream:features>");
+    if (!c->tls) {
+        buf_adds(&b, "<starttls xmlns='" NS_TLS "'>");
+        if (cfg->require_encryption)
+            buf_adds(&b, "<required/>");
+        buf_adds(&b, "</starttls>");
+    }
+    if (!c->authed && (c->tls || !cfg->require_encryption)) {
+        static const char *const mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
+                                            "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"};
+        buf_adds(&b, "<mechanisms xmlns='" NS_SASL "'>");
+        for (size_t i = 0; i < sizeof mechs / sizeof *mechs; i++) {
+            bool plus = strstr(mechs[i], "-PLUS") != NULL;
+            if (plus && !c->tls)
+                continue;
+            if (strcmp(mechs[i], "PLAIN") == 0 && (!c->tls || !cfg->allow_plain))
+                continue;
+            if (!sasl_mech_supported(mechs[i]))
+                continue;
+            buf_printf(&b, "<mechanism>%s</mechanism>", mechs[i]);
+        }
+        buf_adds(&b, "</mechanisms>");
+        if (c->tls) {
+            /* XEP-0440: which channel-binding types we support */
+            buf_adds(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
+                         "<channel-binding type='tls-exporter'/>");
+            if (SSL_version(c->conn.ssl) < TLS1_3_VERSION)
+                buf_adds(&b, "<channel-binding type='tls-unique'/>");
+            buf_adds(&b, "</sasl-channel-binding>");
+        }
+    }
+    if (c->authed) {
+        buf_adds(&b, "<bind xmlns='" NS_BIND "'/>"
+                     "<session xmlns='" NS_SESSION "'><optional/></session>");
+    }
+    buf_adds(&b, "</stream:features>");
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+}
+
+static void stream_error(struct c2s *c, const char *condition, const char *text)
+{
+    if (c->state == C2S_CLOSING)
+        return;
+    log_info("c2s", "%s %s: stream error <%s/>%s%s", c->conn.peer,
+             c->s.bound ? c->s.full : "", condition, text ? ": " : "", text ? text : "");
+    if (!c->header_sent)
+        send_header(c, c->s.host ? c->s.host->domain : NULL);
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "<stream:error><%s xmlns='" NS_STREAM_ERRORS "'/>", condition);
+    if (text) {
+        buf_adds(&b, "<text xmlns='" NS_STREAM_ERRORS "' xml:lang='en'>");
+        buf_add_xml_escaped(&b, text, strlen(text), 0);
+        buf_adds(&b, "</text>");
+    }
+    buf_adds(&b, "</stream:error>");
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+    c2s_close(c, NULL, NULL);
+}
+
+/* ---- lifecycle ---- */
+
+static void c2s_free_if_done(struct c2s *c)
+{
+    if (--c->handles_open > 0)
+        return;
+    xml_stream_free(c->xs);
+    sasl_end(&c->sasl);
+    buf_free(&c->sasl_in);
+    free(c);
+}
+
+static void on_timer_closed(uv_handle_t *h) { c2s_free_if_done(h->data); }
+
+static void on_conn_closed(struct conn *conn)
+{
+    struct c2s *c = conn->ud;
+    if (c->state != C2S_CLOSING) {
+        c->state = C2S_CLOSING;
+        log_debug("c2s", "%s: connection closed by peer", conn->peer);
+    }
+    session_unregister(&c->s);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    c2s_free_if_done(c);
+}
+
+static void c2s_close(struct c2s *c, const char *condition, const char *text)
+{
+    if (condition) {
+        stream_error(c, condition, text);
+        return;
+    }
+    if (c->state == C2S_CLOSING)
+        return;
+    if (c->header_sent)
+        send_str(c, "</stream:stream>");
+    c->state = C2S_CLOSING;
+    conn_close(&c->conn);
+}
+
+static void ops_close(struct session *s, const char *condition, const char *text)
+{
+    c2s_close((struct c2s *)s, condition, text);
+}
+
+static void ops_deliver(struct session *s, struct stanza *st)
+{
+    struct c2s *c = (struct c2s *)s;
+    if (c->state == C2S_BOUND)
+        send_stanza(c, st);
+}
+
+static const struct session_ops c2s_ops = {ops_deliver, ops_close};
+
+/* ---- timers ---- */
+
+static void arm_timer(struct c2s *c, uint64_t ms);
+
+static void on_timer(uv_timer_t *t)
+{
+    struct c2s *c = t->data;
+    uint64_t now = uv_now(t->loop);
+    if (c->state == C2S_CLOSING)
+        return;
+    if (c->state != C2S_BOUND) {
+        stream_error(c, "connection-timeout", "authentication and binding took too long");
+        return;
+    }
+    uint64_t idle_ms = (uint64_t)cfg->idle_timeout * 1000;
+    if (c->ping_out) {
+        if (now - c->last_rx >= (uint64_t)cfg->ping_timeout * 1000) {
+            stream_error(c, "connection-timeout", "no answer to ping");
+            return;
+        }
+        arm_timer(c, (uint64_t)cfg->ping_timeout * 1000 - (now - c->last_rx));
+        return;
+    }
+    if (now - c->last_rx < idle_ms) {
+        arm_timer(c, idle_ms - (now - c->last_rx));
+        return;
+    }
+    /* XEP-0199 §4.2: the server pings a silent client */
+    snprintf(c->ping_id, sizeof c->ping_id, "aldis-ping-%llx", (unsigned long long)now);
+    char ping[JID_STR_MAX + 256];
+    snprintf(ping, sizeof ping,
+             "<iq type='get' id='%s' from='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
+             c->ping_id, c->s.host->domain, c->s.full);
+    send_str(c, ping);
+    c->ping_out = true;
+    c->last_rx = now;
+    arm_timer(c, (uint64_t)cfg->ping_timeout * 1000);
+}
+
+static void arm_timer(struct c2s *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
+}
+
+/* ---- stream open ---- */
+
+static void on_open(void *ud, struct stanza *hdr)
+{
+    struct c2s *c = ud;
+    const char *to = xml_attr(hdr->root, "to");
+    const char *version = xml_attr(hdr->root, "version");
+    const char *lang = xml_attr_ns(hdr->root, NS_XML, "lang");
+    snprintf(c->lang, sizeof c->lang, "%s", lang && strlen(lang) < sizeof c->lang ? lang : "en");
+    unsigned char rnd[8];
+    RAND_bytes(rnd, sizeof rnd);
+    snprintf(c->stream_id, sizeof c->stream_id, "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    char domain[JID_PART_MAX + 1];
+    struct host *h = NULL;
+    if (to && jid_domainprep(to, domain) == 0)
+        h = host_find(domain);
+    if (c->s.host && h != c->s.host)
+        h = NULL; /* a restarted stream must stay on the same host */
+    if (!h) {
+        send_header(c, NULL);
+        stream_error(c, "host-unknown", to ? "this server does not serve that domain"
+                                           : "the stream header needs a 'to' attribute");
+        return;
+    }
+    c->s.host = h;
+    send_header(c, h->domain);
+    /* RFC 6120 §4.7.5: major version 1 only */
+    if (!version || strncmp(version, "1.", 2) != 0) {
+        stream_error(c, "unsupported-version", "only XMPP 1.0 streams are supported");
+        return;
+    }
+    c->state = C2S_OPEN;
+    send_features(c);
+}
+
+/* ---- STARTTLS (RFC 6120 §5) ---- */
+
+static void on_tls_ready(struct conn *conn)
+{
+    struct c2s *c = conn->ud;
+    c->tls = true;
+    log_debug("c2s", "%s: TLS established (%s, %s)", conn->peer, SSL_get_version(conn->ssl),
+              SSL_get_cipher_name(conn->ssl));
+}
+
+static void start_tls(struct c2s *c, const char *sni_hint)
+{
+    SSL_CTX *ctx = tls_server_ctx(sni_hint);
+    if (!ctx || conn_start_tls(&c->conn, ctx) < 0) {
+        SSL_CTX_free(ctx);
+        if (c->header_sent)
+            send_str(c, "<failure xmlns='" NS_TLS "'/></stream:stream>");
+        c->state = C2S_CLOSING;
+        conn_close(&c->conn);
+        return;
+    }
+    SSL_CTX_free(ctx);
+}
+
+static void handle_starttls(struct c2s *c)
+{
+    if (c->tls || c->authed) {
+        stream_error(c, "policy-violation", "TLS is already negotiated");
+        return;
+    }
+    send_str(c, "<proceed xmlns='" NS_TLS "'/>");
+    start_tls(c, c->s.host->domain);
+    xml_stream_reset(c->xs); /* RFC 6120 §5.4.3.3: a fresh stream over TLS */
+    c->header_sent = false;
+    c->state = C2S_WAIT_HEADER;
+}
+
+/* ---- SASL (RFC 6120 §6) ---- */
+
+static void sasl_failure(struct c2s *c, const char *condition, const char *text)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", condition);
+    if (text) {
+        buf_adds(&b, "<text xml:lang='en'>");
+        buf_add_xml_escaped(&b, text, strlen(text), 0);
+        buf_adds(&b, "</text>");
+    }
+    buf_adds(&b, "</failure>");
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+    sasl_end(&c->sasl);
+    c->state = C2S_OPEN;
+}
+
+static void sasl_send(struct c2s *c, const char *elem, const char *data, size_t len)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "<%s xmlns='" NS_SASL "'>", elem);
+    if (len) {
+        char *b64 = NULL;
+        size_t b64len;
+        if (gsasl_base64_to(data, len, &b64, &b64len) == GSASL_OK)
+            buf_add(&b, b64, b64len);
+        gsasl_free(b64);
+    } else if (strcmp(elem, "success") != 0) {
+        buf_adds(&b, "="); /* RFC 6120 §6.4.2: empty data */
+    }
+    buf_printf(&b, "</%s>", elem);
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+}
+
+static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
+{
+    const char *authzid = gsasl_property_fast(c->sasl.gs, GSASL_AUTHZID);
+    char bare[JID_STR_MAX];
+    snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+    if (authzid && *authzid) {
+        /* RFC 6120 §6.3.8: a user may only act as themselves */
+        struct jid az;
+        char azbare[JID_STR_MAX];
+        if (jid_parse(authzid, &az) < 0 || az.resource ||
+            strcmp(jid_bare(&az, azbare, sizeof azbare), bare) != 0) {
+            auth_failed(c->conn.peer, bare);
+            sasl_failure(c, "invalid-authzid", NULL);
+            return;
+        }
+    }
+    sasl_send(c, "success", final, len);
+    auth_succeeded(bare);
+    log_info("c2s", "%s: authenticated as %s (%s)", c->conn.peer, bare, c->sasl.mech);
+    snprintf(c->s.bare, sizeof c->s.bare, "%s", bare);
+    sasl_end(&c->sasl);
+    c->authed = true;
+    c->state = C2S_WAIT_HEADER;
+    c->header_sent = false;
+    xml_stream_reset(c->xs); /* RFC 6120 §6.4.6 */
+}
+
+static void sasl_step(struct c2s *c, const char *in, size_t inlen)
+{
+    char *out = NULL;
+    size_t outlen = 0;
+    int rc = gsasl_step(c->sasl.gs, in, inlen, &out, &outlen);
+    if (rc == GSASL_NEEDS_MORE) {
+        sasl_send(c, "challenge", out, outlen);
+    } else if (rc == GSASL_OK) {
+        sasl_succeeded(c, out, outlen);
+    } else {
+        char bare[JID_STR_MAX];
+        snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+        auth_failed(c->conn.peer, c->sasl.user[0] ? bare : NULL);
+        log_info("c2s", "%s: authentication failed for %s (%s): %s", c->conn.peer,
+                 c->sasl.user[0] ? bare : "?", c->sasl.mech, gsasl_strerror(rc));
+        const char *cond = rc == GSASL_MECHANISM_PARSE_ERROR ? "malformed-request" : "not-authorized";
+        sasl_failure(c, cond, NULL);
+    }
+    gsasl_free(out);
+}
+
+struct keys_lookup {
+    uint64_t sid;
+};
+
+static void keys_loaded(void *ud, int err, const struct scram_keys *k)
+{
+    struct keys_lookup *kl = ud;
+    struct c2s *c = (struct c2s *)session_find(kl->sid);
+    free(kl);
+    if (!c || c->state != C2S_SASL)
+        return;
+    c->auth_pending = false;
+    if (err == 0) {
+        c->sasl.keys = *k;
+        c->sasl.have_keys = true;
+    } else if (err != ALDIS_ENOTFOUND) {
+        sasl_failure(c, "temporary-auth-failure", "the account store is unavailable");
+        return;
+    }
+    if (!c->sasl.have_keys) {
+        char bare[JID_STR_MAX];
+        snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+        auth_failed(c->conn.peer, NULL);
+        log_info("c2s", "%s: authentication failed: no user %s", c->conn.peer, bare);
+        sasl_failure(c, "not-authorized", NULL);
+        return;
+    }
+    sasl_step(c, c->sasl_in.data, c->sasl_in.len);
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+}
+
+/* The first client message: find the user, load their keys, then step. */
+static void sasl_first(struct c2s *c, const char *data, size_t len)
+{
+    if (sasl_peek_authcid(c->sasl.mech, data, len, c->sasl.user, sizeof c->sasl.user) < 0) {
+        auth_failed(c->conn.peer, NULL);
+        sasl_failure(c, "malformed-request", "cannot find the user name in the request");
+        return;
+    }
+    char bare[JID_STR_MAX];
+    snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+    if (auth_throttled(c->conn.peer, bare, cfg->auth_fail_per_ip, cfg->auth_fail_per_account,
+                       cfg->auth_fail_window)) {
+        sasl_failure(c, "temporary-auth-failure", "too many failed attempts; wait and retry");
+        return;
+    }
+    if (c->conn.ssl) {
+        unsigned char cb[64];
+        char *b64 = NULL;
+        size_t n;
+        c->sasl.cb_exporter[0] = c->sasl.cb_unique[0] = '\0';
+        if (tls_exporter(c->conn.ssl, cb) == 0 &&
+            gsasl_base64_to((char *)cb, 32, &b64, &n) == GSASL_OK && n < sizeof c->sasl.cb_exporter)
+            memcpy(c->sasl.cb_exporter, b64, n + 1);
+        gsasl_free(b64);
+        b64 = NULL;
+        size_t ul = tls_unique(c->conn.ssl, cb, sizeof cb);
+        if (ul && gsasl_base64_to((char *)cb, ul, &b64, &n) == GSASL_OK && n < sizeof c->sasl.cb_unique)
+            memcpy(c->sasl.cb_unique, b64, n + 1);
+        gsasl_free(b64);
+    }
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+    buf_add(&c->sasl_in, data, len);
+    c->auth_pending = true;
+    struct keys_lookup *kl = malloc(sizeof *kl);
+    ALDIS_ASSERT(kl != NULL);
+    kl->sid = c->s.id;
+    store_user_get(c->s.host->domain, c->sasl.user, keys_loaded, kl);
+}
+
+/* Decode the base64 content of <auth/> or <response/>; "=" is empty. */
+static int sasl_decode(struct stanza *st, char **out, size_t *len, bool *present)
+{
+    const char *text = xml_text(st, st->root);
+    *present = text[0] != '\0';
+    *out = NULL;
+    *len = 0;
+    if (!*present || strcmp(text, "=") == 0)
+        return 0;
+    return gsasl_base64_from(text, strlen(text), out, len) == GSASL_OK ? 0 : ALDIS_EPROTO;
+}
+
+static void handle_auth(struct c2s *c, struct stanza *st)
+{
+    if (c->authed) {
+        stream_error(c, "policy-violation", "already authenticated");
+        return;
+    }
+    if (!c->tls && cfg->require_encryption) {
+        /* RFC 6120 §5.3.1: STARTTLS is mandatory-to-negotiate here */
+        sasl_failure(c, "encryption-required", "use STARTTLS first");
+        return;
+    }
+    const char *mech = xml_attr(st->root, "mechanism");
+    bool offered = mech && sasl_mech_supported(mech) &&
+                   (strncmp(mech, "SCRAM-", 6) == 0 || strcmp(mech, "PLAIN") == 0) &&
+                   (c->tls || !strstr(mech, "-PLUS")) &&
+                   (strcmp(mech, "PLAIN") != 0 || (c->tls && cfg->allow_plain));
+    if (!offered) {
+        sasl_failure(c, "invalid-mechanism", NULL);
+        return;
+    }
+    if (auth_throttled(c->conn.peer, NULL, cfg->auth_fail_per_ip, 0, cfg->auth_fail_window)) {
+        sasl_failure(c, "temporary-auth-failure", "too many failed attempts; wait and retry");
+        return;
+    }
+    sasl_end(&c->sasl);
+    c->sasl.user[0] = '\0';
+    if (sasl_start(&c->sasl, mech) < 0) {
+        sasl_failure(c, "invalid-mechanism", NULL);
+        return;
+    }
+    c->state = C2S_SASL;
+    char *data;
+    size_t len;
+    bool present;
+    if (sasl_decode(st, &data, &len, &present) < 0) {
+        sasl_failure(c, "incorrect-encoding", NULL);
+        return;
+    }
+    if (!present) {
+        sasl_send(c, "challenge", NULL, 0); /* ask for the initial response */
+        return;
+    }
+    sasl_first(c, data ? data : "", len);
+    gsasl_free(data);
+}
+
+static void handle_response(struct c2s *c, struct stanza *st)
+{
+    if (c->state != C2S_SASL || c->auth_pending) {
+        stream_error(c, "policy-violation", "unexpected SASL response");
+        return;
+    }
+    char *data;
+    size_t len;
+    bool present;
+    if (sasl_decode(st, &data, &len, &present) < 0) {
+        sasl_failure(c, "incorrect-encoding", NULL);
+        return;
+    }
+    if (!c->sasl.have_keys)
+        sasl_first(c, data ? data : "", len);
+    else
+        sasl_step(c, data ? data : "", len);
+    gsasl_free(data);
+}
+
+/* ---- binding (RFC 6120 §7) ---- */
+
+static void iq_error(struct c2s *c, struct stanza *st, const char *type, const char *cond)
+{
+    struct stanza *e = stanza_error_reply(st, type, cond, NULL);
+    send_stanza(c, e);
+    stanza_unref(e);
+}
+
+static void bind_done(struct session *s, int err, const char *condition)
+{
+    struct c2s *c = (struct c2s *)s;
+    c->binding = false;
+    struct stanza *req = c->sasl_in.len ? stanza_parse(c->sasl_in.data, c->sasl_in.len) : NULL;
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+    if (!req)
+        return;
+    if (err) {
+        iq_error(c, req, err == ALDIS_ELIMIT ? "wait" : "cancel", condition);
+    } else {
+        struct stanza *r = stanza_iq_result(req);
+        xml_set_attr(r, r->root, "to", NULL);
+        xml_set_attr(r, r->root, "from", NULL);
+        struct xml_node *b = xml_add_child(r, r->root, "bind", NS_BIND);
+        struct xml_node *j = xml_add_child(r, b, "jid", NULL);
+        xml_add_text(r, j, s->full, strlen(s->full));
+        send_stanza(c, r);
+        stanza_unref(r);
+        c->state = C2S_BOUND;
+        c->last_rx = uv_now(c->timer.loop);
+        arm_timer(c, (uint64_t)cfg->idle_timeout * 1000);
+        log_info("c2s", "%s: bound %s", c->conn.peer, s->full);
+    }
+    stanza_unref(req);
+}
+
+static void handle_pre_bind_iq(struct c2s *c, struct stanza *st)
+{
+    const char *type = stanza_type(st);
+    struct xml_node *bind = xml_child(st->root, "bind", NS_BIND);
+    if (!bind || !type || strcmp(type, "set") != 0 || !stanza_id(st)) {
+        stream_error(c, "not-authorized", "bind a resource first");
+        return;
+    }
+    if (c->binding) {
+        iq_error(c, st, "wait", "resource-constraint");
+        return;
+    }
+    struct xml_node *res = xml_child(bind, "resource", NS_BIND);
+    const char *want = res ? xml_text(st, res) : NULL;
+    char prepped[JID_PART_MAX + 1];
+    if (want && *want) {
+        if (jid_resourceprep(want, prepped) < 0) {
+            iq_error(c, st, "modify", "bad-request"); /* RFC 6120 §7.7.2.1 */
+            return;
+        }
+        want = prepped;
+    } else {
+        want = NULL;
+    }
+    c->binding = true;
+    size_t len;
+    char *saved = stanza_to_string(st, &len);
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+    buf_add(&c->sasl_in, saved, len);
+    free(saved);
+    session_bind(&c->s, want, bind_done);
+}
+
+/* ---- stanzas ---- */
+
+static bool iq_valid(struct stanza *st)
+{
+    /* RFC 6120 §8.2.3 */
+    const char *type = stanza_type(st), *id = stanza_id(st);
+    if (!type || !id)
+        return false;
+    size_t children = 0;
+    for (struct xml_node *n = st->root->children; n; n = n->next)
+        if (n->kind == XML_ELEM)
+            children++;
+    if (!strcmp(type, "get") || !strcmp(type, "set"))
+        return children == 1;
+    if (!strcmp(type, "result"))
+        return children <= 1;
+    return !strcmp(type, "error");
+}
+
+static void handle_stanza(struct c2s *c, struct stanza *st)
+{
+    const char *name = stanza_name(st);
+    const char *from = stanza_from(st);
+    if (from) {
+        /* RFC 6120 §8.1.2.1: the client may only claim its own address */
+        struct jid fj;
+        if (jid_parse(from, &fj) < 0 || !jid_bare_eq(&fj, &c->s.jid) ||
+            (fj.resource && strcmp(fj.resource, c->s.jid.resource) != 0)) {
+            stream_error(c, "invalid-from", "the 'from' address is not yours");
+            return;
+        }
+    }
+    xml_set_attr(st, st->root, "from", c->s.full);
+    const char *to = stanza_to(st);
+    struct jid tj;
+    if (to && jid_parse(to, &tj) < 0) {
+        iq_error(c, st, "modify", "jid-malformed");
+        return;
+    }
+    if (strcmp(name, "iq") == 0) {
+        if (!iq_valid(st)) {
+            iq_error(c, st, "modify", "bad-request");
+            return;
+        }
+        const char *type = stanza_type(st);
+        bool to_server = !to || (!tj.local && !tj.resource && strcmp(tj.domain, c->s.host->domain) == 0);
+        /* answers to our idle ping */
+        if (c->ping_out && to_server && (!strcmp(type, "result") || !strcmp(type, "error")) &&
+            strcmp(stanza_id(st), c->ping_id) == 0) {
+            c->ping_out = false;
+            return;
+        }
+        /* the legacy session IQ (RFC 3921 §3; RFC 6121 Appendix E) */
+        if (to_server && !strcmp(type, "set") && xml_child(st->root, "session", NS_SESSION)) {
+            struct stanza *r = stanza_iq_result(st);
+            xml_set_attr(r, r->root, "from", to ? c->s.host->domain : NULL);
+            xml_set_attr(r, r->root, "to", NULL);
+            send_stanza(c, r);
+            stanza_unref(r);
+            return;
+        }
+        if (xml_child(st->root, "bind", NS_BIND) && to_server) {
+            iq_error(c, st, "cancel", "not-allowed"); /* already bound */
+            return;
+        }
+    }
+    session_route(&c->s, stanza_ref(st));
+}
+
+static void on_element(void *ud, struct stanza *st)
+{
+    struct c2s *c = ud;
+    const char *name = st->root->name, *ns = st->root->ns;
+    if (c->state == C2S_CLOSING)
+        goto out;
+    if (!strcmp(ns, NS_TLS) && !strcmp(name, "starttls")) {
+        if (c->state != C2S_OPEN)
+            stream_error(c, "policy-violation", "STARTTLS is not expected now");
+        else
+            handle_starttls(c);
+    } else if (!strcmp(ns, NS_SASL)) {
+        if (!strcmp(name, "auth") && (c->state == C2S_OPEN || c->state == C2S_SASL) && !c->auth_pending)
+            handle_auth(c, st);
+        else if (!strcmp(name, "response"))
+            handle_response(c, st);
+        else if (!strcmp(name, "abort") && c->state == C2S_SASL && !c->auth_pending)
+            sasl_failure(c, "aborted", NULL);
+        else
+            stream_error(c, "policy-violation", "unexpected SASL element");
+    } else if (!strcmp(ns, NS_CLIENT) &&
+               (!strcmp(name, "iq") || !strcmp(name, "message") || !strcmp(name, "presence"))) {
+        if (!c->authed)
+            stream_error(c, "not-authorized", "authenticate first");
+        else if (c->state != C2S_BOUND && strcmp(name, "iq") == 0)
+            handle_pre_bind_iq(c, st);
+        else if (c->state != C2S_BOUND)
+            stream_error(c, "not-authorized", "bind a resource first");
+        else
+            handle_stanza(c, st);
+    } else {
+        stream_error(c, "unsupported-stanza-type", NULL);
+    }
+out:
+    stanza_unref(st);
+}
+
+static void on_close(void *ud)
+{
+    struct c2s *c = ud;
+    c2s_close(c, NULL, NULL);
+}
+
+static void on_parse_error(void *ud, const char *condition, const char *text)
+{
+    stream_error(ud, condition, text);
+}
+
+static const struct xml_stream_callbacks parser_cb = {on_open, on_element, on_close, on_parse_error};
+
+static void on_data(struct conn *conn, const char *data, size_t len)
+{
+    struct c2s *c = conn->ud;
+    if (c->state == C2S_CLOSING)
+        return;
+    c->last_rx = uv_now(c->timer.loop);
+    c->ping_out = false;
+    xml_stream_feed(c->xs, data, len);
+}
+
+static const struct conn_callbacks conn_cb = {on_data, on_tls_ready, on_conn_closed};
+
+void c2s_accept(uv_stream_t *server, int direct_tls)
+{
+    struct worker *w = worker_current();
+    struct c2s *c = calloc(1, sizeof *c);
+    ALDIS_ASSERT(c != NULL);
+    conn_init(&c->conn, worker_loop(w), &conn_cb, c);
+    c->handles_open = 2;
+    uv_timer_init(worker_loop(w), &c->timer);
+    c->timer.data = c;
+    buf_init(&c->sasl_in);
+    struct xml_stream_limits lim = {cfg->max_stanza_size, cfg->max_depth, cfg->max_attrs};
+    c->xs = xml_stream_new(&lim, NS_CLIENT, &parser_cb, c);
+    ALDIS_ASSERT(c->xs != NULL);
+    c->direct_tls = direct_tls;
+    c->conn.rate_limit = cfg->rate_bytes_per_sec;
+    session_register(&c->s, &c2s_ops);
+    if (conn_accept(&c->conn, server) < 0) {
+        c->state = C2S_CLOSING;
+        conn_close(&c->conn);
+        return;
+    }
+    c->state = C2S_WAIT_HEADER;
+    c->last_rx = uv_now(worker_loop(w));
+    arm_timer(c, (uint64_t)cfg->handshake_timeout * 1000);
+    if (direct_tls) {
+        start_tls(c, NULL); /* XEP-0368: TLS from the first byte; SNI picks the host */
+    }
+    log_debug("c2s", "%s: connected%s", c->conn.peer, direct_tls ? " (direct TLS)" : "");
+}
+
+void c2s_shutdown_worker(void)
+{
+    struct map *m = &worker_state(worker_current())->sessions;
+    void *v;
+    for (size_t it = 0; map_next(m, &it, NULL, &v);) {
+        struct session *s = v;
+        if (s->ops == &c2s_ops)
+            c2s_close((struct c2s *)s, "system-shutdown", "the server is shutting down");
+    }
+}

@@ -1,0 +1,198 @@
+/* jid.c - JID parsing and normalisation (RFC 7622 with the RFC 3920-era
+ * stringprep profiles that libidn provides: Nodeprep and Resourceprep;
+ * domains through IDNA2008 via libidn2, lower-cased). */
+#include <idn2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stringprep.h>
+
+#include "aldis/error.h"
+#include "aldis/jid.h"
+
+static int prep_with(const Stringprep_profile *profile, const char *in, char *out)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len > JID_PART_MAX)
+        return ALDIS_EINVAL;
+    memcpy(out, in, len + 1);
+    if (stringprep(out, JID_PART_MAX + 1, 0, profile) != STRINGPREP_OK)
+        return ALDIS_EINVAL;
+    if (out[0] == '\0' || strlen(out) > JID_PART_MAX)
+        return ALDIS_EINVAL;
+    return 0;
+}
+
+int jid_nodeprep(const char *in, char *out)
+{
+    int rc = prep_with(stringprep_xmpp_nodeprep, in, out);
+    if (rc < 0)
+        return rc;
+    /* RFC 7622 §3.3.1: these are prohibited in localparts */
+    if (strpbrk(out, "\"&'/:<>@"))
+        return ALDIS_EINVAL;
+    return 0;
+}
+
+int jid_resourceprep(const char *in, char *out)
+{
+    return prep_with(stringprep_xmpp_resourceprep, in, out);
+}
+
+int jid_domainprep(const char *in, char *out)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len > JID_PART_MAX)
+        return ALDIS_EINVAL;
+    /* strip one trailing dot (RFC 7622 §3.2) */
+    char tmp[JID_PART_MAX + 1];
+    memcpy(tmp, in, len + 1);
+    if (tmp[len - 1] == '.')
+        tmp[--len] = '\0';
+    if (len == 0)
+        return ALDIS_EINVAL;
+    bool ascii = true;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)tmp[i] >= 0x80)
+            ascii = false;
+    if (ascii) {
+        /* fast path: LDH labels, IPv4 literals, or [IPv6] */
+        if (tmp[0] == '[') {
+            if (tmp[len - 1] != ']')
+                return ALDIS_EINVAL;
+            for (size_t i = 1; i < len - 1; i++)
+                if (!strchr("0123456789abcdefABCDEF:.", tmp[i]))
+                    return ALDIS_EINVAL;
+        } else {
+            size_t label = 0;
+            for (size_t i = 0; i < len; i++) {
+                char c = tmp[i];
+                if (c == '.') {
+                    if (label == 0)
+                        return ALDIS_EINVAL;
+                    label = 0;
+                    continue;
+                }
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_'))
+                    return ALDIS_EINVAL;
+                if (++label > 63)
+                    return ALDIS_EINVAL;
+            }
+        }
+        for (size_t i = 0; i <= len; i++)
+            out[i] = (tmp[i] >= 'A' && tmp[i] <= 'Z') ? (char)(tmp[i] + 32) : tmp[i];
+        return 0;
+    }
+    char *lookup = NULL;
+    if (idn2_lookup_u8((const uint8_t *)tmp, (uint8_t **)&lookup, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) !=
+        IDN2_OK)
+        return ALDIS_EINVAL;
+    /* Keep the Unicode form: convert back from the A-label form. */
+    char *unicode = NULL;
+    int rc = idn2_to_unicode_8z8z(lookup, &unicode, 0);
+    idn2_free(lookup);
+    if (rc != IDN2_OK || strlen(unicode) > JID_PART_MAX) {
+        idn2_free(unicode);
+        return ALDIS_EINVAL;
+    }
+    strcpy(out, unicode);
+    idn2_free(unicode);
+    return 0;
+}
+
+int jid_from_parts(const char *local, const char *domain, const char *resource, struct jid *out)
+{
+    char *p = out->storage;
+    out->local = out->resource = NULL;
+    if (local) {
+        if (jid_nodeprep(local, p) < 0)
+            return ALDIS_EINVAL;
+        out->local = p;
+        p += strlen(p) + 1;
+    }
+    if (!domain || jid_domainprep(domain, p) < 0)
+        return ALDIS_EINVAL;
+    out->domain = p;
+    p += strlen(p) + 1;
+    if (resource) {
+        if (jid_resourceprep(resource, p) < 0)
+            return ALDIS_EINVAL;
+        out->resource = p;
+    }
+    return 0;
+}
+
+int jid_parse(const char *s, struct jid *out)
+{
+    if (!s)
+        return ALDIS_EINVAL;
+    size_t len = strlen(s);
+    if (len == 0 || len > 3 * JID_PART_MAX + 2)
+        return ALDIS_EINVAL;
+    char tmp[3 * (JID_PART_MAX + 1)];
+    memcpy(tmp, s, len + 1);
+    /* RFC 7622 §3.1: resource is everything after the first '/', the
+     * localpart is before the first '@' preceding it. */
+    char *slash = strchr(tmp, '/');
+    char *resource = NULL;
+    if (slash) {
+        *slash = '\0';
+        resource = slash + 1;
+        if (!*resource)
+            return ALDIS_EINVAL;
+    }
+    char *at = strchr(tmp, '@');
+    char *local = NULL, *domain = tmp;
+    if (at) {
+        *at = '\0';
+        local = tmp;
+        domain = at + 1;
+        if (!*local)
+            return ALDIS_EINVAL;
+    }
+    return jid_from_parts(local, domain, resource, out);
+}
+
+void jid_copy(struct jid *dst, const struct jid *src)
+{
+    memcpy(dst->storage, src->storage, sizeof dst->storage);
+    dst->local = src->local ? dst->storage + (src->local - src->storage) : NULL;
+    dst->domain = dst->storage + (src->domain - src->storage);
+    dst->resource = src->resource ? dst->storage + (src->resource - src->storage) : NULL;
+}
+
+char *jid_bare(const struct jid *j, char *buf, size_t size)
+{
+    if (j->local)
+        snprintf(buf, size, "%s@%s", j->local, j->domain);
+    else
+        snprintf(buf, size, "%s", j->domain);
+    return buf;
+}
+
+char *jid_full(const struct jid *j, char *buf, size_t size)
+{
+    if (j->local && j->resource)
+        snprintf(buf, size, "%s@%s/%s", j->local, j->domain, j->resource);
+    else if (j->resource)
+        snprintf(buf, size, "%s/%s", j->domain, j->resource);
+    else
+        jid_bare(j, buf, size);
+    return buf;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool jid_bare_eq(const struct jid *a, const struct jid *b)
+{
+    return str_eq(a->local, b->local) && strcmp(a->domain, b->domain) == 0;
+}
+
+bool jid_full_eq(const struct jid *a, const struct jid *b)
+{
+    return jid_bare_eq(a, b) && str_eq(a->resource, b->resource);
+}
