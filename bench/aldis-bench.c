@@ -192,17 +192,21 @@ static void worker_start_pending(struct worker *w, int *active_handshakes)
         if (s != CS_FREE && s != CS_READY)
             handshaking++;
     }
+    double now = bench_now();
     for (int i = 0; i < w->nconns && handshaking < limit; i++) {
         struct conn *c = &w->conns[i];
-        if (!c->start_pending)
+        if (!c->start_pending || c->retry_at > now)
             continue;
         c->start_pending = 0;
         if (worker_pick_user(w, c) < 0)
             continue;
-        if (conn_start(c) == 0)
+        if (conn_start(c) == 0) {
             handshaking++;
-        else
-            c->start_pending = 1; /* retried next round */
+        } else {
+            c->start_pending = 1;
+            c->failures++;
+            c->retry_at = now + (c->failures < 20 ? 0.05 * c->failures : 1.0);
+        }
     }
     *active_handshakes = handshaking;
 }

@@ -102,6 +102,8 @@ struct conn {
     int parsing;       /* inside XML_Parse */
     int start_pending; /* reconnect requested, done by the worker loop */
     int was_ready;
+    int failures;    /* consecutive failed attempts, for the back-off */
+    double retry_at; /* no reconnect before this time */
 
     /* the top-level element being parsed */
     char top[32];

@@ -316,6 +316,10 @@ void conn_fail(struct conn *c, const char *why)
     if (c->state == CS_FREE)
         return;
     if (!c->closing) {
+        /* Back off before the slot reconnects, so a server that refuses
+         * or drops connections is not hammered in a tight loop. */
+        c->failures++;
+        c->retry_at = bench_now() + (c->failures < 20 ? 0.05 * c->failures : 1.0);
         atomic_fetch_add(&c->w->errors, 1);
         snprintf(c->w->last_error, sizeof c->w->last_error, "user %d, state %d: %s%s%.60s", c->user,
                  (int)c->state, why, c->text_len ? " — " : "", c->text_len ? c->text : "");
@@ -600,6 +604,7 @@ static void conn_on_stanza(struct conn *c)
     return;
 
 bound:
+    c->failures = 0;
     if (c->w->opts->scenario == SCEN_LOGIN) {
         atomic_fetch_add(&c->w->logins, 1);
         conn_close(c);

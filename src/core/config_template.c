@@ -4,6 +4,7 @@
  * config_load (test_config checks that). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aldis/error.h"
 #include "core/config_template.h"
@@ -18,16 +19,25 @@ static void modules_comment(FILE *out, const char *const *names)
         return;
     }
     /* One flow list, wrapped to stay readable in an 80-column editor. */
-    size_t col = fprintf(out, "    # modules: [");
+    static const char lead[] = "    # modules: [";
+    static const char cont[] = "    #           ";
+    size_t col = sizeof lead - 1;
+    fputs(lead, out);
     for (size_t i = 0; names[i]; i++) {
-        size_t len = 0;
-        while (names[i][len])
-            len++;
-        if (col + len + 2 > 78) {
-            fputs("\n    #           ", out);
-            col = 17;
+        fputs(names[i], out);
+        col += strlen(names[i]);
+        if (!names[i + 1]) {
+            fputs("]\n", out);
+            break;
         }
-        col += (size_t)fprintf(out, "%s%s", names[i], names[i + 1] ? ", " : "]\n");
+        /* Room for ", next," on this line? Otherwise break after the comma. */
+        if (col + 2 + strlen(names[i + 1]) + 1 > 78) {
+            fprintf(out, ",\n%s", cont);
+            col = sizeof cont - 1;
+        } else {
+            fputs(", ", out);
+            col += 2;
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aldis/error.h"
 #include "aldis/log.h"
@@ -20,6 +21,9 @@ static size_t nhooks[HOOK_COUNT];
 static size_t nmodules;
 static struct host hosts[CONFIG_MAX_HOSTS];
 static size_t nhosts;
+static int64_t started_at;
+
+int64_t server_start_time(void) { return started_at; }
 
 size_t modules_count(void) { return nmodules; }
 struct module *module_at(size_t i) { return i < nmodules ? modules_builtin[i] : NULL; }
@@ -57,6 +61,7 @@ static int cmp_hook(const void *a, const void *b)
 
 int modules_start(const struct config *cfg, char *err, size_t errlen)
 {
+    started_at = (int64_t)time(NULL);
     nmodules = 0;
     while (modules_builtin[nmodules])
         nmodules++;

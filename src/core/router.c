@@ -107,7 +107,10 @@ static void account_dispatch(struct account *acct, void *arg)
     struct to_owner *m = arg;
     struct stanza *st = m->st;
     struct jid to, from;
-    if (jid_parse(m->to_buf, &to) < 0 || jid_parse(stanza_from(st), &from) < 0)
+    /* A reply the server makes on the account's behalf to a request without
+     * 'to' carries no 'from' (RFC 6120 §8.1.2.1); it comes from the server. */
+    const char *from_attr = stanza_from(st);
+    if (jid_parse(m->to_buf, &to) < 0 || jid_parse(from_attr ? from_attr : acct->host->domain, &from) < 0)
         goto out;
     const char *name = stanza_name(st);
     struct hook_ctx hc = {.host = acct->host, .acct = acct, .st = st, .to = &to, .from = &from};

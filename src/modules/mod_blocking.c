@@ -269,7 +269,7 @@ static void blocking_account_free(struct account *acct)
 static void blocking_saved(void *ud, int err)
 {
     char *bare = ud;
-    if (err < 0)
+    if (err < 0 && err != ALDIS_ENOTFOUND) /* deleting an empty list is fine */
         log_error("blocking", "storing the block list of %s failed: %s", bare,
                   aldis_strerror(err));
     free(bare);
@@ -425,7 +425,9 @@ static int blocking_error(struct iq_ctx *ctx, const char *type, const char *cond
 /* §5.2: the list; the asking resource now gets pushes. */
 static int blocking_get(struct iq_ctx *ctx)
 {
-    struct resource *res = ctx->from ? account_resource(ctx->acct, ctx->from->resource) : NULL;
+    struct resource *res = ctx->from && ctx->from->resource
+                               ? account_resource(ctx->acct, ctx->from->resource)
+                               : NULL;
     if (res)
         MODULE_DATA(res, mod_blocking) = BLOCKING_INTERESTED;
     struct blocklist *l = blocking_list_of(ctx->acct);

@@ -321,6 +321,12 @@ static int out_subscription(struct hook_ctx *ctx, enum roster_event ev)
 static int presence_out(struct hook_ctx *ctx)
 {
     const char *type = stanza_type(ctx->st);
+    if (stanza_to(ctx->st) && !ctx->to) {
+        /* A 'to' that is not a JID must not turn into a broadcast. */
+        if (!type_is(type, "error"))
+            bounce(ctx->st, "modify", "jid-malformed", NULL);
+        return HOOK_DONE;
+    }
     int ev = roster_event_from_type(type, true);
     if (ev >= 0)
         return out_subscription(ctx, (enum roster_event)ev);

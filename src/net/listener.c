@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,8 @@ static void on_connection(uv_stream_t *server, int status)
     l->on_accept(server, l->kind);
 }
 
-static int open_socket(const char *address, int port, int *fd_out, char *err, size_t errlen)
+static int open_socket(const char *address, int port, int *fd_out, bool reuseport, char *err,
+                       size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -59,7 +61,8 @@ static int open_socket(const char *address, int port, int *fd_out, char *err, si
     }
     int one = 1, zero = 0;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
@@ -77,6 +80,24 @@ bad_addr:
 
 static void listener_closed(uv_handle_t *h) { free(h->data); }
 
+int listeners_check(const struct config *cfg, char *err, size_t errlen)
+{
+    /* SO_REUSEPORT would let a second server (or a stale one) share our
+     * ports silently; a plain bind first makes "port in use" an error. */
+    const struct listen_config *lc[LISTEN_KINDS] = {&cfg->c2s, &cfg->c2s_tls};
+    for (int k = 0; k < LISTEN_KINDS; k++) {
+        if (!lc[k]->port)
+            continue;
+        int fd;
+        int rc = open_socket(lc[k]->address ? lc[k]->address : "::", lc[k]->port, &fd, false, err,
+                             errlen);
+        if (rc < 0)
+            return rc;
+        close(fd);
+    }
+    return 0;
+}
+
 int listeners_start(uv_loop_t *loop, const struct config *cfg, listener_accept_fn on_accept,
                     char *err, size_t errlen)
 {
@@ -89,7 +110,8 @@ int listeners_start(uv_loop_t *loop, const struct config *cfg, listener_accept_f
         if (!lc[k]->port)
             continue;
         int fd;
-        int rc = open_socket(lc[k]->address ? lc[k]->address : "::", lc[k]->port, &fd, err, errlen);
+        int rc = open_socket(lc[k]->address ? lc[k]->address : "::", lc[k]->port, &fd, true, err,
+                             errlen);
         if (rc < 0)
             return rc;
         struct listener *l = calloc(1, sizeof *l);

@@ -14,6 +14,9 @@ typedef void (*listener_accept_fn)(uv_stream_t *server, enum listener_kind kind)
 /* Open this worker's sockets (call on the worker). 0 or ALDIS_EIO with err. */
 int listeners_start(uv_loop_t *loop, const struct config *cfg, listener_accept_fn on_accept,
                     char *err, size_t errlen);
+/* Check from the main thread that every port is free (no other process,
+ * even one using SO_REUSEPORT). 0 or ALDIS_EIO with err. */
+int listeners_check(const struct config *cfg, char *err, size_t errlen);
 /* Close this worker's sockets (no new connections). */
 void listeners_stop(void);
 

@@ -146,10 +146,12 @@ int tls_exporter(SSL *ssl, unsigned char out[32])
 
 size_t tls_unique(SSL *ssl, unsigned char *out, size_t max)
 {
-    if (SSL_version(ssl) >= TLS1_3_VERSION)
-        return 0;
     /* RFC 5929 §3.1: the first Finished message of the latest handshake;
-     * for a server without resumption that is the client's. */
+     * for a server without resumption that is the client's. RFC 9266 makes
+     * tls-exporter the binding for TLS 1.3, but common clients (slixmpp,
+     * older Gajim/Conversations) only know tls-unique and compute it from
+     * the Finished message under TLS 1.3 too; we answer them in kind so
+     * their -PLUS logins keep a channel binding instead of failing. */
     return SSL_session_reused(ssl) ? SSL_get_finished(ssl, out, max)
                                    : SSL_get_peer_finished(ssl, out, max);
 }

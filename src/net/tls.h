@@ -14,7 +14,7 @@ SSL_CTX *tls_server_ctx(const char *domain);
 void tls_unload(void);
 /* RFC 9266 tls-exporter channel binding (32 bytes); 0 or ALDIS_ETLS. */
 int tls_exporter(SSL *ssl, unsigned char out[32]);
-/* RFC 5929 tls-unique (TLS <= 1.2 only); returns length or 0. */
+/* RFC 5929 tls-unique (see tls.c for TLS 1.3); returns length or 0. */
 size_t tls_unique(SSL *ssl, unsigned char *out, size_t max);
 /* The server name the client asked for (SNI), or NULL. */
 const char *tls_sni(SSL *ssl);

@@ -25,23 +25,13 @@ static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct map by_ip = {.integer = 0}, by_account = {.integer = 0};
 static time_t last_purge;
 
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int on_property(Gsasl *g, Gsasl_session *gs, Gsasl_property prop)
 {
     (void)g;
     struct sasl_state *st = gsasl_session_hook_get(gs);
     if (!st)
         return GSASL_NO_CALLBACK;
-    char tmp[256];
+    char tmp[32];
     switch (prop) {
     case GSASL_SCRAM_ITER:
         if (!st->have_keys)
@@ -69,8 +59,13 @@ static int on_property(Gsasl *g, Gsasl_session *gs, Gsasl_property prop)
             k = st->sha256 ? st->keys.stored_key_sha256 : st->keys.stored_key_sha1;
         else
             k = st->sha256 ? st->keys.server_key_sha256 : st->keys.server_key_sha1;
-        to_hex(k, n, tmp);
-        return gsasl_property_set(gs, prop, tmp);
+        /* GNU SASL 2.x base64-decodes these (its header says hex) */
+        char *b64 = NULL;
+        if (gsasl_base64_to((const char *)k, n, &b64, NULL) != GSASL_OK)
+            return GSASL_MALLOC_ERROR;
+        int rc = gsasl_property_set(gs, prop, b64);
+        gsasl_free(b64);
+        return rc;
     }
     case GSASL_CB_TLS_EXPORTER:
         return st->cb_exporter[0] ? gsasl_property_set(gs, prop, st->cb_exporter) : GSASL_NO_CALLBACK;

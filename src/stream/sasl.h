@@ -16,8 +16,8 @@ struct sasl_state {
     bool have_keys;            /* the user exists and keys are loaded */
     struct scram_keys keys;
     char user[1024];           /* nodeprep'd authcid the keys belong to */
-    char cb_exporter[64];      /* base64 tls-exporter, "" when none */
-    char cb_unique[64];        /* base64 tls-unique, "" when none */
+    char cb_exporter[128];      /* base64 tls-exporter, "" when none */
+    char cb_unique[128];       /* base64 tls-unique, "" when none */
 };
 
 int sasl_init(void);

@@ -73,6 +73,7 @@ def _timeout_scale():
 
 
 SCALE = _timeout_scale()
+DEFAULT_MECH = "SCRAM-SHA-256"  # what connect(), auth() and login() use unless told
 TIMEOUT = 5.0 * SCALE  # default for every wait: failures must be fast
 
 
@@ -291,7 +292,10 @@ def _set_dotted(cfg, key, value):
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):
-        node[int(last)] = value
+        if int(last) == len(node):
+            node.append(value)  # "hosts.1" adds a second host
+        else:
+            node[int(last)] = value
     elif value is None:
         node.pop(last, None)
     else:
@@ -602,14 +606,14 @@ async def assert_no_stanza(client, pred, wait=1.0, what="unexpected stanza"):
         raise TestFailure("%s: %s received:\n#   %s" % (client.boundjid, what, _summary(bad[0])))
 
 
-async def connect(srv, jid, password, presence=True, roster=True, mech="SCRAM-SHA-256",
+async def connect(srv, jid, password, presence=True, roster=True, mech=None,
                   timeout=None, plugins=(), direct_tls=False):
     """A slixmpp ClientXMPP logged in over STARTTLS (or direct TLS) with
     `mech`; returns after session_start, having fetched the roster and sent
     initial presence unless told not to."""
     import slixmpp  # imported here so the raw-socket tests do not need it
     timeout = TIMEOUT if timeout is None else timeout
-    client = slixmpp.ClientXMPP(jid, password, sasl_mech=mech)
+    client = slixmpp.ClientXMPP(jid, password, sasl_mech=mech or DEFAULT_MECH)
     for p in plugins:
         client.register_plugin(p)
     client.ssl_context = _client_ssl_context()
@@ -708,7 +712,7 @@ def _tls_exporter(sslsock, label=b"EXPORTER-Channel-Binding", length=32):
 class ScramClient:
     """RFC 5802 SCRAM client (SHA-1 / SHA-256, optional channel binding)."""
 
-    def __init__(self, mech, user, password, cb_name=None, cb_data=b"", authzid=None):
+    def __init__(self, mech, user, password, cb_name=None, cb_data=b"", authzid=None, gs2=None):
         self.hash = hashlib.sha256 if "SHA-256" in mech else hashlib.sha1
         self.hname = "sha256" if "SHA-256" in mech else "sha1"
         self.user = user
@@ -718,6 +722,8 @@ class ScramClient:
             self.gs2 = "p=%s%s," % (cb_name, authz)
         else:
             self.gs2 = "n%s," % authz  # "n,," : client does not support binding
+        if gs2 is not None:
+            self.gs2 = gs2  # tests of the downgrade protection ("y,,")
         self.cb_data = cb_data
         self.cnonce = base64.b64encode(secrets.token_bytes(18)).decode()
         self.first_bare = "n=%s,r=%s" % (_scram_escape(user), self.cnonce)
@@ -969,12 +975,16 @@ class RawClient:
         m = self.expect(r"<(challenge|success|failure)\b([^>]*?)(?:/>|>(.*?)</\1>)")
         return m.group(1), (m.group(3) or "")
 
-    def auth(self, user, password, mech="SCRAM-SHA-256", check=True, authzid=None, reopen=True):
+    def auth(self, user, password, mech=None, check=True, authzid=None, reopen=True,
+             gs2=None, cb_data=None):
         """Authenticate with SASL (RFC 6120 §6). user is the local part.
         Returns None on success (and restarts the stream), else the failure
-        condition name; with check=True a failure raises."""
+        condition name; with check=True a failure raises. gs2/cb_data
+        override the SCRAM GS2 header and channel-binding data (for tests
+        of the server's checks)."""
         if "@" in user:
             user = user.split("@", 1)[0]
+        mech = mech or DEFAULT_MECH
         ns = NS_SASL
         if mech == "PLAIN":
             raw = ("%s\0%s\0%s" % (authzid or "", user, password)).encode()
@@ -982,10 +992,12 @@ class RawClient:
             kind, body = self._sasl_step()
             scram = None
         elif mech.startswith("SCRAM-"):
-            cb_name, cb_data = None, b""
+            cb_name = None
             if mech.endswith("-PLUS"):
-                cb_name, cb_data = "tls-exporter", _tls_exporter(self.sock)
-            scram = ScramClient(mech, user, password, cb_name, cb_data, authzid)
+                cb_name = "tls-exporter"
+                if cb_data is None:
+                    cb_data = _tls_exporter(self.sock)
+            scram = ScramClient(mech, user, password, cb_name, cb_data or b"", authzid, gs2)
             self.send("<auth xmlns='%s' mechanism='%s'>%s</auth>" % (ns, mech, base64.b64encode(scram.first()).decode()))
             kind, body = self._sasl_step()
             if kind == "challenge":
@@ -1026,6 +1038,12 @@ class RawClient:
         m = self.expect(r"<(%s)\b%s[^>]*?(?:/>|>.*?</\1>)" % (kind, idre), timeout)
         return m.group(0)
 
+    def roundtrip(self, timeout=None):
+        """Prove a bound stream still works: an IQ to the server for a
+        namespace nobody serves must come back (RFC 6120 §8.4: an error
+        reply, service-unavailable). Returns the reply text."""
+        return self.iq("<query xmlns='urn:aldis:test:nothing'/>", to=self.domain, timeout=timeout)
+
     def bind(self, resource=None, check=True):
         """RFC 6120 §7: bind a resource; returns the full JID (or the
         error reply text when check=False and binding failed)."""
@@ -1041,7 +1059,7 @@ class RawClient:
             raise TestFailure("bind failed: %s" % reply)
         return reply
 
-    def login(self, user, password, resource=None, mech="SCRAM-SHA-256"):
+    def login(self, user, password, resource=None, mech=None):
         """open + STARTTLS + SASL + bind; returns the full JID."""
         self.open()
         self.starttls()
@@ -1050,21 +1068,36 @@ class RawClient:
 
     def expect_stream_error(self, condition, timeout=None):
         """RFC 6120 §4.9: <stream:error> with <condition xmlns=...xmpp-streams/>,
-        then the closing stream tag, then the TCP connection is closed."""
+        then the closing stream tag, then the TCP connection is closed.
+        condition may be a tuple of acceptable conditions; returns the one
+        received."""
+        conds = (condition,) if isinstance(condition, str) else tuple(condition)
+        want = "|".join(conds)
         p = self.stream_prefix
         try:
             m = self.expect(r"<%s:error\b[^>]*>(.*?)</%s:error>" % (p, p), timeout)
         except TestFailure as e:
-            raise TestFailure("expected stream error <%s/>: %s" % (condition, e)) from None
+            raise TestFailure("expected stream error <%s/>: %s" % (want, e)) from None
         body = m.group(1)
         cm = re.search(r"<([\w-]+)\b([^>]*)>", body)
-        if not cm or cm.group(1) != condition or NS_XMPP_STREAMS not in cm.group(2):
+        if not cm or cm.group(1) not in conds or NS_XMPP_STREAMS not in cm.group(2):
             raise TestFailure("expected stream error <%s xmlns='%s'/>, got %s"
-                              % (condition, NS_XMPP_STREAMS, m.group(0)))
+                              % (want, NS_XMPP_STREAMS, m.group(0)))
         self.expect(r"</%s:stream>" % p, timeout)
         if not self.closed(timeout):
-            raise TestFailure("stream error <%s/> sent but the connection stays open" % condition)
-        return m.group(0)
+            raise TestFailure("stream error <%s/> sent but the connection stays open" % cm.group(1))
+        return cm.group(1)
+
+    def stream_error(self, timeout=None):
+        """The condition of a stream error if one arrives within timeout,
+        else None (does not require the close)."""
+        p = self.stream_prefix
+        try:
+            m = self.expect(r"<%s:error\b[^>]*>(.*?)</%s:error>" % (p, p), timeout)
+        except TestFailure:
+            return None
+        cm = re.search(r"<([\w-]+)\b", m.group(1))
+        return cm.group(1) if cm else "(empty)"
 
 
 # ---------------------------------------------------------------------------

@@ -17,13 +17,14 @@
 #include "aldis/error.h"
 #include "core/config_template.h"
 
-static char dir[64];
-static char file[128];
+static char dir[256];
+static char file[300];
 static char err[1024];
 
 static int group_setup(void **state)
 {
-    snprintf(dir, sizeof dir, "/tmp/aldis-test-config-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/aldis-test-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return -1;
     snprintf(file, sizeof file, "%s/aldis.yaml", dir);
@@ -32,7 +33,7 @@ static int group_setup(void **state)
 
 static void touch(const char *name)
 {
-    char p[256];
+    char p[400];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
@@ -43,7 +44,7 @@ static int group_teardown(void **state)
 {
     static const char *const names[] = {"aldis.yaml", "a.crt", "a.key",
                                         "example.org.crt", "example.org.key"};
-    char p[256];
+    char p[400];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         unlink(p);
@@ -116,7 +117,7 @@ static void test_full(void **state)
     assert_int_equal(c->workers, 4);
     assert_int_equal(c->nhosts, 2);
     assert_string_equal(c->hosts[0].domain, "example.org");
-    char want[256];
+    char want[512];
     snprintf(want, sizeof want, "%s/a.crt", c->dir);
     assert_string_equal(c->hosts[0].certificate, want);
     snprintf(want, sizeof want, "%s/a.key", c->dir);
@@ -189,7 +190,7 @@ static void test_defaults(void **state)
         assert_int_equal(config_default_ports[i], ports[i]);
     }
     assert_string_equal(c->store_backend, "sqlite");
-    char want[256];
+    char want[512];
     snprintf(want, sizeof want, "%s/aldis.db", c->dir);
     assert_string_equal(c->store_path, want);
     assert_true(c->require_encryption);
@@ -326,7 +327,7 @@ static void test_errors(void **state)
     c = load_text("hosts:\n  - domain: a.org\nlimits: { max_depth: 5\n");
     assert_null(c);
     assert_non_null(strstr(err, "YAML syntax error"));
-    char want[256];
+    char want[512];
     snprintf(want, sizeof want, "%s:", file);
     assert_true(strncmp(err, want, strlen(want)) == 0);
 

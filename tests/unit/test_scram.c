@@ -6,7 +6,9 @@
  * that, each test replays the RFC's own exchange: the server signature v=
  * printed in the RFC must equal HMAC(ServerKey, AuthMessage), and the client
  * proof p= must unmask to a ClientKey whose hash is our StoredKey - exactly
- * the check a SCRAM server makes (RFC 5802 §3). */
+ * the check a SCRAM server makes (RFC 5802 §3). Finally, GNU SASL's own
+ * SCRAM server (the one aldis uses) authenticates its own client against
+ * keys from scram_keys_derive. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsasl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -184,6 +187,102 @@ static void test_saslprep(void **state)
     assert_int_equal(scram_keys_derive("\xff\xfe", 1, &k), ALDIS_EINVAL);
 }
 
+/* ---- interop with GNU SASL's SCRAM server --------------------------- */
+
+static struct scram_keys gs_keys;
+static bool gs_sha256;
+
+/* GNU SASL 2.2 reads GSASL_SCRAM_STOREDKEY / GSASL_SCRAM_SERVERKEY as
+ * base64 (its gsasl.h comment says hex, but hex fails: checked here). */
+static int gs_set_b64(Gsasl_session *s, Gsasl_property p, const unsigned char *k,
+                      size_t n)
+{
+    char *b64 = NULL;
+    size_t len;
+    if (gsasl_base64_to((const char *)k, n, &b64, &len) != GSASL_OK)
+        return GSASL_MALLOC_ERROR;
+    int rc = gsasl_property_set(s, p, b64);
+    gsasl_free(b64);
+    return rc;
+}
+
+static int gs_callback(Gsasl *ctx, Gsasl_session *s, Gsasl_property p)
+{
+    char tmp[32];
+    switch (p) {
+    case GSASL_AUTHID:
+        return gsasl_property_set(s, p, "user");
+    case GSASL_PASSWORD: /* the client side */
+        return gsasl_property_set(s, p, "pencil");
+    case GSASL_SCRAM_ITER:
+        snprintf(tmp, sizeof tmp, "%u", gs_keys.iterations);
+        return gsasl_property_set(s, p, tmp);
+    case GSASL_SCRAM_SALT:
+        return gs_set_b64(s, p, gs_keys.salt, SCRAM_SALT_LEN);
+    case GSASL_SCRAM_STOREDKEY:
+        return gs_sha256 ? gs_set_b64(s, p, gs_keys.stored_key_sha256, SCRAM_SHA256_LEN)
+                         : gs_set_b64(s, p, gs_keys.stored_key_sha1, SCRAM_SHA1_LEN);
+    case GSASL_SCRAM_SERVERKEY:
+        return gs_sha256 ? gs_set_b64(s, p, gs_keys.server_key_sha256, SCRAM_SHA256_LEN)
+                         : gs_set_b64(s, p, gs_keys.server_key_sha1, SCRAM_SHA1_LEN);
+    default:
+        return GSASL_NO_CALLBACK;
+    }
+}
+
+/* Run one exchange; returns the server's final gsasl code. */
+static int gs_exchange(Gsasl *ctx, const char *mech)
+{
+    Gsasl_session *client = NULL, *server = NULL;
+    char *to_server = NULL, *to_client = NULL;
+    size_t to_server_len = 0, to_client_len = 0;
+    int rc_server = GSASL_NEEDS_MORE, rc_client;
+
+    assert_int_equal(gsasl_client_start(ctx, mech, &client), GSASL_OK);
+    assert_int_equal(gsasl_server_start(ctx, mech, &server), GSASL_OK);
+    for (int round = 0; round < 4 && rc_server == GSASL_NEEDS_MORE; round++) {
+        rc_client = gsasl_step(client, to_client, to_client_len, &to_server,
+                               &to_server_len);
+        gsasl_free(to_client);
+        to_client = NULL;
+        if (rc_client != GSASL_OK && rc_client != GSASL_NEEDS_MORE)
+            break;
+        rc_server = gsasl_step(server, to_server, to_server_len, &to_client,
+                               &to_client_len);
+        gsasl_free(to_server);
+        to_server = NULL;
+    }
+    if (rc_server == GSASL_OK) {
+        /* The client verifies the server signature (made with ServerKey). */
+        rc_client = gsasl_step(client, to_client, to_client_len, &to_server,
+                               &to_server_len);
+        assert_int_equal(rc_client, GSASL_OK);
+        gsasl_free(to_server);
+    }
+    gsasl_free(to_client);
+    gsasl_finish(client);
+    gsasl_finish(server);
+    return rc_server;
+}
+
+static void test_gsasl_interop(void **state)
+{
+    Gsasl *ctx = NULL;
+    assert_int_equal(gsasl_init(&ctx), GSASL_OK);
+    gsasl_callback_set(ctx, gs_callback);
+
+    assert_int_equal(scram_keys_derive("pencil", 4096, &gs_keys), 0);
+    gs_sha256 = false;
+    assert_int_equal(gs_exchange(ctx, "SCRAM-SHA-1"), GSASL_OK);
+    gs_sha256 = true;
+    assert_int_equal(gs_exchange(ctx, "SCRAM-SHA-256"), GSASL_OK);
+
+    /* Keys of another password are refused. */
+    assert_int_equal(scram_keys_derive("pencil2", 4096, &gs_keys), 0);
+    assert_int_equal(gs_exchange(ctx, "SCRAM-SHA-256"), GSASL_AUTHENTICATION_ERROR);
+    gsasl_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_rfc7677_sha256),
         cmocka_unit_test(test_derive_and_check),
         cmocka_unit_test(test_saslprep),
+        cmocka_unit_test(test_gsasl_interop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,12 +16,15 @@
 #include <sqlite3.h>
 
 #include "aldis/error.h"
+#include "aldis/log.h"
 #include "aldis/store.h"
+#include "aldis/worker.h"
+#include "core/worker_internal.h"
 #include "store/backend.h"
 
 struct fixture {
-    char dir[64];
-    char path[128];
+    char dir[256];
+    char path[300];
     struct store_backend *b;
 };
 
@@ -31,7 +34,8 @@ static int setup(void **state)
     char err[256];
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/aldis-test-store-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(f->dir, sizeof f->dir, "%s/aldis-test-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/aldis.db", f->dir);
@@ -47,7 +51,7 @@ static int setup(void **state)
 static void remove_db(const struct fixture *f)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[160];
+    char p[320];
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
         unlink(p);
@@ -708,8 +712,79 @@ static void test_async(void **state)
     assert_int_equal(store_open("nosuch", f->path), ALDIS_ESTORE);
 }
 
+/* With real workers: each callback runs on the worker that made the call,
+ * never on the store thread. */
+static int worker_seen[16];
+static int nworker_seen;
+
+static void on_done_worker(void *ud, int err)
+{
+    pthread_mutex_lock(&W.mu);
+    struct worker *w = worker_current();
+    if (nworker_seen < 16)
+        worker_seen[nworker_seen++] = w ? worker_id(w) : -1;
+    if (err)
+        W.err = err;
+    w_signal();
+}
+
+static void on_kv_worker(void *ud, int err, const char *value, size_t len)
+{
+    pthread_mutex_lock(&W.mu);
+    struct worker *w = worker_current();
+    if (nworker_seen < 16)
+        worker_seen[nworker_seen++] = w ? worker_id(w) : -1;
+    W.err = err;
+    snprintf(W.text, sizeof W.text, "%s", value ? value : "(null)");
+    w_signal();
+}
+
+static void worker_noop_init(struct worker *w)
+{
+}
+
+/* Runs on worker `arg`. */
+static void worker_make_calls(struct worker *w, void *arg)
+{
+    char key[16];
+    snprintf(key, sizeof key, "w%d", worker_id(w));
+    store_kv_put("alice@a.org", key, key, strlen(key), on_done_worker, NULL);
+    store_kv_get("alice@a.org", key, on_kv_worker, NULL);
+}
+
+static void test_async_workers(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(store_open("sqlite", f->path), 0);
+    assert_int_equal(worker_start_all(2, worker_noop_init), 0);
+
+    w_reset();
+    nworker_seen = 0;
+    worker_post(1, worker_make_calls, NULL);
+    w_wait(2);
+    assert_int_equal(W.err, 0);
+    assert_string_equal(W.text, "w1");
+    assert_int_equal(nworker_seen, 2);
+    assert_int_equal(worker_seen[0], 1);
+    assert_int_equal(worker_seen[1], 1);
+
+    w_reset();
+    nworker_seen = 0;
+    worker_post(0, worker_make_calls, NULL);
+    w_wait(2);
+    assert_string_equal(W.text, "w0");
+    assert_int_equal(worker_seen[0], 0);
+    assert_int_equal(worker_seen[1], 0);
+
+    /* The server's shutdown order (worker_internal.h). */
+    worker_stop_threads();
+    store_close();
+    worker_finish(NULL);
+}
+
 int main(void)
 {
+    log_threshold = LOG_WARN; /* keep "schema migrated" lines out of the output */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
         cmocka_unit_test(test_open_bad_path),
@@ -721,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_offline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_workers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

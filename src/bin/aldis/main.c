@@ -33,11 +33,8 @@ static struct config *cfg;
 static const char *config_path;
 static atomic_int start_failed;
 static char start_error[512];
-static int64_t started_at;
 static uv_timer_t drain_timer;
 static uint64_t drain_started;
-
-int64_t server_start_time(void) { return started_at; }
 
 static void usage(FILE *out)
 {
@@ -193,6 +190,10 @@ int main(int argc, char **argv)
         rc = 0;
         goto out_modules;
     }
+    if (listeners_check(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "aldis: %s\n", err);
+        goto out_modules;
+    }
     if (store_open(cfg->store_backend, cfg->store_path) < 0) {
         fprintf(stderr, "aldis: cannot open the %s store at %s (run 'aldisctl init' or fix "
                         "'storage:' in the config)\n", cfg->store_backend, cfg->store_path);
@@ -200,7 +201,6 @@ int main(int argc, char **argv)
     }
     c2s_configure(cfg);
     signal(SIGPIPE, SIG_IGN);
-    started_at = (int64_t)time(NULL);
     worker_start_all(nworkers, worker_init);
 
     uv_loop_t *loop = uv_default_loop();

@@ -478,6 +478,11 @@ static int cmd_init(struct args *a)
     for (size_t i = 0; modules_builtin[i] && nnames + 1 < sizeof names / sizeof names[0]; i++)
         names[nnames++] = modules_builtin[i]->name;
     names[nnames] = NULL;
+    /* Certificate first: if that fails, no aldis.yaml is left behind to
+     * make the next attempt need --force. */
+    if (cert_make(domain, crt, key) != 0)
+        return 1;
+
     char *text = config_template(domain, a->ports, names);
     FILE *f = fopen(yaml, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
@@ -486,9 +491,6 @@ static int cmd_init(struct args *a)
         return 1;
     }
     free(text);
-
-    if (cert_make(domain, crt, key) != 0)
-        return 1;
 
     bool db_existed = file_exists(db);
     struct store_backend *b = backend_open("sqlite", db, err, sizeof err);

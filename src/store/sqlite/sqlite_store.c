@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include "aldis/error.h"
@@ -445,6 +448,13 @@ struct store_backend *sqlite_backend_open(const char *path, char *err, size_t er
         goto fail;
     }
     s->base.ops = &sqlite_ops;
+    /* The file holds credentials (SCRAM keys) and messages: create it
+     * owner-only. SQLite gives its -wal and -shm files the same mode. */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     /* NOMUTEX: one connection is used by one thread at a time (the store
      * thread, or aldisctl); SQLite's own locking still guards the file
      * against other processes. */
