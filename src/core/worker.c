@@ -34,6 +34,9 @@ struct worker {
 
 static struct worker *workers;
 static int nworkers;
+/* Destroyed only in worker_finish: a thread may still be returning from
+ * pthread_barrier_wait when the main thread passes it. */
+static pthread_barrier_t ready_barrier;
 static _Thread_local struct worker *current;
 
 int worker_count(void) { return nworkers; }
@@ -109,13 +112,12 @@ int worker_start_all(int n, void (*init)(struct worker *w))
     if (!workers)
         return ALDIS_ENOMEM;
     nworkers = n;
-    pthread_barrier_t ready;
-    pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
+    pthread_barrier_init(&ready_barrier, NULL, (unsigned)n + 1);
     for (int i = 0; i < n; i++) {
         struct worker *w = &workers[i];
         w->id = i;
         w->init = init;
-        w->ready = &ready;
+        w->ready = &ready_barrier;
         pthread_mutex_init(&w->lock, NULL);
         uv_loop_init(&w->loop);
         uv_async_init(&w->loop, &w->wake, on_wake);
@@ -128,8 +130,7 @@ int worker_start_all(int n, void (*init)(struct worker *w))
             log_error("worker", "cannot start worker thread %d", i);
             abort();
         }
-    pthread_barrier_wait(&ready);
-    pthread_barrier_destroy(&ready);
+    pthread_barrier_wait(&ready_barrier);
     return 0;
 }
 
@@ -185,6 +186,7 @@ void worker_finish(void (*cleanup)(struct worker *w))
         map_free(&w->state.accounts);
     }
     current = NULL;
+    pthread_barrier_destroy(&ready_barrier);
     free(workers);
     workers = NULL;
     nworkers = 0;

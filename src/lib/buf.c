@@ -69,6 +69,12 @@ void buf_add_xml_escaped(struct buf *b, const char *s, size_t len, int attr)
         case '>': rep = "&gt;"; break;
         case '"': rep = attr ? "&quot;" : NULL; break;
         case '\'': rep = attr ? "&apos;" : NULL; break;
+        /* A reader turns CR into LF (XML 1.0 §2.11) and, in attribute
+         * values, TAB/LF/CR into spaces (§3.3.3): write them as character
+         * references so the value survives a round trip. */
+        case '\r': rep = "&#13;"; break;
+        case '\n': rep = attr ? "&#10;" : NULL; break;
+        case '\t': rep = attr ? "&#9;" : NULL; break;
         default: break;
         }
         if (rep) {

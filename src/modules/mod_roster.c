@@ -407,6 +407,13 @@ unsigned roster_subscription_apply(struct account *acct, const char *contact_bar
         return act;
 
     bool was_listed = ri && !ri->unlisted;
+    if (ri && ri->unlisted && state_trivial(&next)) {
+        /* A request withdrawn or denied before the user added the contact:
+         * nothing is left to remember (and no item was ever shown). */
+        roster_store_del(acct, contact_bare);
+        ritem_free(roster_unlink(r, contact_bare));
+        return act & ~(unsigned)ROSTER_ACT_PUSH;
+    }
     if (!ri) {
         if ((long)r->n >= roster_max_items) {
             log_warn("roster", "roster of %s is full (%ld items): %s from %s ignored",
@@ -433,13 +440,6 @@ unsigned roster_subscription_apply(struct account *acct, const char *contact_bar
         ri->it.pending_stanza = NULL;
     }
 
-    if (ri->unlisted && state_trivial(&next)) {
-        /* A request withdrawn or denied before the user added the contact:
-         * nothing is left to remember. */
-        roster_store_del(acct, contact_bare);
-        ritem_free(roster_unlink(r, contact_bare));
-        return act & ~ROSTER_ACT_PUSH;
-    }
     roster_store_put(acct, ri);
     if (!ri->unlisted && ((act & ROSTER_ACT_PUSH) || !was_listed))
         roster_push(acct, &ri->it, false);

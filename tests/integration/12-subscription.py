@@ -34,14 +34,15 @@ async def roster_state(p, jid):
     return item_state((await p.roster()).get(jid))
 
 
-async def subscribe_approved(a, b):
-    """a subscribes to b, b approves: a has 'to', b has 'from'."""
+async def subscribe_approved(a, b, a_after="to", b_after="from"):
+    """a subscribes to b, b approves: a gains 'to', b gains 'from'
+    (a_after / b_after: the resulting subscriptions)."""
     a.presence(to=b.bare, type="subscribe")
     await b.wait(lambda s: is_presence(s, frm=a.bare, type="subscribe"))
     b.presence(to=a.bare, type="subscribed")
     await a.wait(lambda s: is_presence(s, frm=b.bare, type="subscribed"))
-    await expect_push(a, b.bare, ("to", None, None))
-    await expect_push(b, a.bare, ("from", None, None))
+    await expect_push(a, b.bare, (a_after, None, None))
+    await expect_push(b, a.bare, (b_after, None, None))
 
 
 async def test_request_and_approve(srv):
@@ -224,10 +225,16 @@ async def test_already_subscribed_auto_reply(srv):
     a, b = await pair(srv)
     await subscribe_approved(a, b)
     b.forget()
+    a.forget()
     a.presence(to=b.bare, type="subscribe")
-    await a.wait(lambda s: is_presence(s, frm=b.bare, type="subscribed"), what="automatic reply")
+    # b's server answers 'subscribed' for b and sends b's presence again;
+    # a's server ignores the 'subscribed' (A.3.3 "To": no state change)
+    await a.wait(lambda s: is_presence(s, frm=b.jid), what="presence after the automatic reply")
     await b.none(lambda s: is_presence(s, type="subscribe"), wait=0.5,
                  what="request from an already subscribed contact delivered")
+    await a.none(lambda s: is_push(s, b.bare), wait=0, what="push without a state change")
+    if await roster_state(a, b.bare) != ("to", None, None):
+        raise TestFailure("state changed: %s" % (await roster_state(a, b.bare),))
 
 
 async def test_full_jid_treated_as_bare(srv):
@@ -244,7 +251,7 @@ async def test_remove_item_ends_subscriptions(srv):
     """§2.5.2: removing a 'both' item unsubscribes and cancels."""
     a, b = await pair(srv)
     await subscribe_approved(a, b)
-    await subscribe_approved(b, a)
+    await subscribe_approved(b, a, "both", "both")
     b.forget()
     await a.roster_set(b.bare, remove=True)
     await a.wait(lambda s: is_push(s, b.bare) and push_item(s).get("subscription") == "remove")
@@ -263,7 +270,7 @@ async def test_state_survives_restart(srv):
     b = await Peer.login(srv, bob, bpw, "pc")
     await b.online()
     await subscribe_approved(a, b)
-    await subscribe_approved(b, a)
+    await subscribe_approved(b, a, "both", "both")
     # a pending request from a third user, and a pre-approval
     (carol, cpw), = await users(srv, 1)
     c = await Peer.login(srv, carol, cpw, "x")

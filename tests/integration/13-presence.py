@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Server, TestFailure, run_tests  # noqa: E402
-from roster_peer import C, Peer, is_presence, is_push, show, users  # noqa: E402
+from roster_peer import C, Peer, is_presence, is_push, push_item, show, users  # noqa: E402
 
 
 async def befriend(a, b):
@@ -22,6 +22,8 @@ async def befriend(a, b):
         await x.wait(lambda s: is_presence(s, frm=y.bare, type="subscribed"))
     await a.wait(lambda s: is_presence(s, frm=b.jid))
     await b.wait(lambda s: is_presence(s, frm=a.jid))
+    for x, y in ((a, b), (b, a)):
+        await x.wait(lambda s: is_push(s, y.bare) and push_item(s).get("subscription") == "both")
 
 
 async def friends(srv):

@@ -410,7 +410,10 @@ static int init_domain(const char *in, char *out)
 {
     if (jid_domainprep(in, out) != 0)
         goto bad;
-    if (out[0] == '.' || out[0] == '-' || strstr(out, ".."))
+    size_t len = strlen(out);
+    /* Labels are non-empty and neither start nor end with '-'. */
+    if (out[0] == '.' || out[0] == '-' || out[len - 1] == '-' || strstr(out, "..") ||
+        strstr(out, "-.") || strstr(out, ".-"))
         goto bad;
     for (const char *p = out; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
