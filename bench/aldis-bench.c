@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 
 atomic_int bench_phase = PHASE_SETUP;
+unsigned bench_run_id;
 double bench_traffic_start;
 double bench_measure_start;
 static atomic_int bench_interrupted;
@@ -83,16 +85,18 @@ void bench_on_message(struct conn *c, const char *body)
     struct worker *w = c->w;
     const struct bench_opts *o = w->opts;
     int phase = atomic_load(&bench_phase);
+    unsigned run_id;
+    unsigned long long seq, sent_us;
+    if (sscanf(body, "%u %llu %llu", &run_id, &seq, &sent_us) != 3 || run_id != bench_run_id)
+        return; /* not ours: an earlier run's message, from offline storage */
     c->received++;
     if (phase != PHASE_WARMUP && phase != PHASE_MEASURE)
         return;
     atomic_fetch_add_explicit(&w->delivered, 1, memory_order_relaxed);
     if (o->scenario == SCEN_LATENCY) {
-        unsigned long long seq, sent_us;
         /* Only messages sent during the measurement count: the warm-up
          * absorbs the servers' first-use costs (caches, JIT, allocation). */
-        if (phase == PHASE_MEASURE && sscanf(body, "%llu %llu", &seq, &sent_us) == 2 &&
-            (double)sent_us >= bench_measure_start * 1e6) {
+        if (phase == PHASE_MEASURE && (double)sent_us >= bench_measure_start * 1e6) {
             double now_us = bench_now() * 1e6;
             double lat = now_us - (double)sent_us;
             if (lat < 0)
@@ -244,23 +248,39 @@ static int worker_busy(struct worker *w)
     return 0;
 }
 
+/* Messages sent between live partners and not received yet. */
+static uint64_t worker_in_flight(struct worker *w)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->partner && c->state == CS_READY && c->partner->state == CS_READY &&
+            c->sent > c->partner->received)
+            total += c->sent - c->partner->received;
+    }
+    return total;
+}
+
 static void *worker_run(void *arg)
 {
     struct worker *w = arg;
     const struct bench_opts *o = w->opts;
     struct epoll_event evs[256];
-    int measuring = 0; /* traffic on: warm-up or measurement */
+    int started = 0; /* chat: the windows were filled */
 
     for (;;) {
         int phase = atomic_load(&bench_phase);
         if (phase == PHASE_STOP)
             break;
-        if ((phase == PHASE_WARMUP || phase == PHASE_MEASURE) && !measuring) {
-            measuring = 1;
+        int measuring = phase == PHASE_WARMUP || phase == PHASE_MEASURE; /* traffic on */
+        if (measuring && !started) {
+            started = 1;
             if (o->scenario == SCEN_CHAT)
                 for (int i = 0; i < w->nconns; i++)
                     conn_send_messages(&w->conns[i], o->window);
         }
+        if (phase == PHASE_DRAIN)
+            atomic_store(&w->drained, worker_in_flight(w) == 0);
         int handshakes = 0;
         if (o->scenario != SCEN_LOGIN || measuring)
             worker_start_pending(w, &handshakes);
@@ -602,6 +622,10 @@ int main(int argc, char **argv)
     else if (is_pair_scenario(&o))
         needed = 2 * o.pairs;
 
+    unsigned char rid[4];
+    if (RAND_bytes(rid, sizeof rid) != 1)
+        return 1;
+    bench_run_id = ((unsigned)rid[0] << 24 | (unsigned)rid[1] << 16 | (unsigned)rid[2] << 8 | rid[3]);
     long rss_start = proc_rss_kb(o.server_pid);
     double cpu_start = proc_cpu_seconds(o.server_pid);
     double t0 = bench_now();
@@ -687,6 +711,16 @@ int main(int argc, char **argv)
     uint64_t logins = sum_u64(ws, o.threads, offsetof(struct worker, logins)) - logins0;
     uint64_t delivered = sum_u64(ws, o.threads, offsetof(struct worker, delivered)) - delivered0;
     int ready_end = sum_int(ws, o.threads, offsetof(struct worker, ready));
+    if (is_pair_scenario(&o) && setup_ok) {
+        /* Let what is in flight arrive (at most 5 s) before closing. */
+        atomic_store(&bench_phase, PHASE_DRAIN);
+        double drain_end = bench_now() + 5;
+        while (!atomic_load(&bench_interrupted) && bench_now() < drain_end) {
+            bench_sleep(0.06);
+            if (sum_int(ws, o.threads, offsetof(struct worker, drained)) == o.threads)
+                break;
+        }
+    }
     atomic_store(&bench_phase, PHASE_STOP);
     for (int i = 0; i < o.threads; i++)
         pthread_join(tids[i], NULL);

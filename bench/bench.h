@@ -147,6 +147,7 @@ struct worker {
     atomic_int ready;
     atomic_int registered;
     atomic_int reg_conflicts;
+    atomic_int drained; /* DRAIN: nothing of ours in flight */
 
     /* latency samples in microseconds, only during measurement */
     uint32_t *lat;
@@ -158,8 +159,13 @@ struct worker {
 };
 
 /* Global phase, set by the main thread: sessions come up in SETUP, traffic
- * flows from WARMUP on but only MEASURE is counted. */
-enum bench_phase { PHASE_SETUP, PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
+ * flows from WARMUP on but only MEASURE is counted; in DRAIN no more is sent
+ * and the messages still in flight are received, so none is left for the
+ * server to store offline when the sessions close. */
+enum bench_phase { PHASE_SETUP, PHASE_WARMUP, PHASE_MEASURE, PHASE_DRAIN, PHASE_STOP };
+/* Random per run, in every message body: messages of an earlier run (e.g.
+ * delivered from offline storage at login) are not counted. */
+extern unsigned bench_run_id;
 extern atomic_int bench_phase;
 extern double bench_traffic_start; /* written before the phase changes */
 extern double bench_measure_start;

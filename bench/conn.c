@@ -721,8 +721,8 @@ void conn_on_event(struct conn *c, uint32_t events)
 }
 
 /* Queue `count` chat messages to the partner and flush them in one write.
- * The body carries a sequence number and the monotonic send time in
- * microseconds, from which the receiver computes the latency. */
+ * The body carries the run id, a sequence number and the monotonic send
+ * time in microseconds, from which the receiver computes the latency. */
 void conn_send_messages(struct conn *c, int count)
 {
     if (c->state != CS_READY || !c->partner || c->partner->state != CS_READY)
@@ -732,9 +732,10 @@ void conn_send_messages(struct conn *c, int count)
     for (int i = 0; i < count; i++) {
         unsigned long long us = (unsigned long long)(bench_now() * 1e6);
         int n = snprintf(buf, sizeof buf,
-                         "<message to='%s' type='chat' id='m%llu'><body>%llu %llu benchmark "
+                         "<message to='%s' type='chat' id='m%llu'><body>%u %llu %llu benchmark "
                          "message</body></message>",
-                         to, (unsigned long long)c->sent, (unsigned long long)c->sent, us);
+                         to, (unsigned long long)c->sent, bench_run_id,
+                         (unsigned long long)c->sent, us);
         conn_queue(c, buf, (size_t)n);
         c->sent++;
     }

@@ -10,6 +10,7 @@
 #include <expat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aldis/error.h"
 #include "aldis/log.h"
@@ -253,6 +254,15 @@ static void XMLCALL on_skipped_entity(void *ud, const XML_Char *name, int pe)
     fail(ud, "restricted-xml", "entity references are not allowed");
 }
 
+static void XMLCALL on_xml_decl(void *ud, const XML_Char *version, const XML_Char *encoding,
+                                int standalone)
+{
+    (void)version, (void)standalone;
+    /* RFC 6120 §11.6: UTF-8 only */
+    if (encoding && strcasecmp(encoding, "UTF-8") != 0)
+        fail(ud, "unsupported-encoding", "streams must be encoded in UTF-8");
+}
+
 static int setup_parser(struct xml_stream *xs)
 {
     xs->parser = XML_ParserCreateNS("UTF-8", NS_SEP);
@@ -264,6 +274,7 @@ static int setup_parser(struct xml_stream *xs)
     XML_SetStartNamespaceDeclHandler(xs->parser, on_ns_start);
     XML_SetProcessingInstructionHandler(xs->parser, on_restricted_pi);
     XML_SetCommentHandler(xs->parser, on_restricted_comment);
+    XML_SetXmlDeclHandler(xs->parser, on_xml_decl);
     XML_SetStartDoctypeDeclHandler(xs->parser, on_restricted_doctype);
     XML_SetEntityDeclHandler(xs->parser, on_restricted_entity);
     XML_SetSkippedEntityHandler(xs->parser, on_skipped_entity);
