@@ -571,6 +571,24 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Copy s as the inside of a JSON string (quotes, backslashes, controls). */
+static void json_escape(char *dst, size_t size, const char *s)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(dst + o, size - o, "\\u%04x", ch);
+        } else {
+            dst[o++] = (char)ch;
+        }
+    }
+    dst[o] = '\0';
+}
+
 static const char *scenario_name(enum bench_scenario s)
 {
     static const char *names[] = {"login", "idle", "chat", "latency", "register"};
@@ -780,6 +798,8 @@ int main(int argc, char **argv)
     double server_cpu = cpu_m0 >= 0 && cpu_m1 >= 0 ? cpu_m1 - cpu_m0 : -1;
     double server_setup_cpu = cpu_start >= 0 && cpu_m0 >= 0 ? cpu_m0 - cpu_start : -1;
 
+    char last_error_json[512];
+    json_escape(last_error_json, sizeof last_error_json, last_error);
     if (o.json) {
         printf("{\"scenario\":\"%s\",\"ok\":%s,\"metric\":\"%s\",\"value\":%.3f,"
                "\"seconds\":%.3f,\"setup_seconds\":%.3f,\"sessions\":%d,\"logins\":%llu,"
@@ -787,13 +807,13 @@ int main(int argc, char **argv)
                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"registered\":%d,\"existing\":%d,"
                "\"errors\":%llu,\"threads\":%d,\"mechanism\":\"%s\",\"client_cpu_s\":%.3f,"
                "\"server_cpu_s\":%.3f,\"server_setup_cpu_s\":%.3f,\"server_rss_kb_start\":%ld,"
-               "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld}\n",
+               "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld,\"last_error\":\"%s\"}\n",
                scenario_name(o.scenario), ok ? "true" : "false", metric, value, secs,
                setup_seconds, o.scenario == SCEN_IDLE ? ready : ready_end,
                (unsigned long long)logins, (unsigned long long)delivered,
                o.scenario == SCEN_LATENCY ? o.rate : 0.0, p50, p90, p99, pmax, registered,
                conflicts, (unsigned long long)errors, o.threads, mechanism, client_m1 - client_m0,
-               server_cpu, server_setup_cpu, rss_start, rss_m0, rss_m1);
+               server_cpu, server_setup_cpu, rss_start, rss_m0, rss_m1, last_error_json);
     } else {
         printf("scenario:   %s (%s)\n", scenario_name(o.scenario), ok ? "ok" : "FAILED");
         switch (o.scenario) {

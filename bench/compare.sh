@@ -48,12 +48,15 @@ bench_pid=
 
 log() { echo "compare: $*" >&2; }
 
+# stop_pid PID: TERM, then KILL after 5 s; forgets the PID (it may be reused).
 stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
+    local pid=$1 i keep=()
+    for i in "${pids[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
+    pids=("${keep[@]}")
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
     kill -TERM "$pid" 2>/dev/null
     for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
         sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null
@@ -103,8 +106,10 @@ find_bench() {
     fi
     log "no $BUILD/bench/aldis-bench: compiling bench/*.c"
     bench="$tmp/aldis-bench"
+    local flags
+    read -r -a flags <<<"$(pkg-config --cflags --libs openssl expat)"
     cc -std=c17 -O2 -D_GNU_SOURCE -o "$bench" bench/aldis-bench.c bench/conn.c bench/scram.c \
-        $(pkg-config --cflags --libs openssl expat) -lpthread
+        "${flags[@]}" -lpthread
 }
 
 # run_bench NAME SERVER_PID SCENARIO ARGS...: one scenario, JSON into
@@ -163,11 +168,16 @@ certificates = "$d"
 ssl = { key = "$tmp/key.pem"; certificate = "$tmp/cert.pem" }
 VirtualHost "$DOMAIN"
 EOF
-    prosody --config "$d/prosody.cfg.lua" -F >"$d/stdout.log" 2>&1 &
+    launch_prosody || return 1
+    users_register prosody || { why="in-band registration failed"; return 1; }
+}
+
+launch_prosody() {
+    local d="$tmp/prosody"
+    prosody --config "$d/prosody.cfg.lua" -F >>"$d/stdout.log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
     wait_port "$port" "$server_pid" 30 || { why="prosody did not start (see $d)"; return 1; }
-    users_register prosody || { why="in-band registration failed"; return 1; }
 }
 
 start_ejabberd() {
@@ -219,6 +229,12 @@ modules:
     ip_access: all
     access: register
 EOF
+    launch_ejabberd || return 1
+    users_register ejabberd || { why="in-band registration failed"; return 1; }
+}
+
+launch_ejabberd() {
+    local d="$tmp/ejabberd"
     # What ejabberdctl foreground runs, minus the switch to the ejabberd user
     # and minus distribution (no node name: no epmd, no open Erlang port).
     # +S 1:1: one scheduler, the W=1 equivalent. +sbwt none: schedulers
@@ -230,26 +246,33 @@ EOF
         export ERL_CRASH_DUMP_BYTES=0 ERL_MAX_PORTS=32000
         exec erl +K true +P 250000 +S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none \
             -noinput -noshell -mnesia dir "\"$d/spool\"" -s ejabberd
-    ) >"$d/stdout.log" 2>&1 &
+    ) >>"$d/stdout.log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
     wait_port "$port" "$server_pid" 60 || { why="ejabberd did not start (see $d)"; return 1; }
-    users_register ejabberd || { why="in-band registration failed"; return 1; }
 }
 
 start_aldis() {
     local d="$tmp/aldis" ctl="$BUILD/aldisctl" srv="$BUILD/aldis" i
-    [ -x "$srv" ] && [ -x "$ctl" ] || { why="not built ($BUILD/aldis, $BUILD/aldisctl)"; return 1; }
+    if [ ! -x "$srv" ] || [ ! -x "$ctl" ]; then
+        why="not built ($BUILD/aldis, $BUILD/aldisctl)"
+        return 1
+    fi
     port=$(free_port)
     local init_help
     init_help=$("$ctl" init --help 2>&1)
     local extra=()
     if grep -q -- '--workers' <<<"$init_help"; then extra+=(--workers 1); fi
+    # Only the c2s listener, like the other two (0 disables a listener), so
+    # no fixed port can clash with another server on this machine.
+    local opt
+    for opt in --c2s-tls-port --s2s-port --http-port --https-port --component-port; do
+        if grep -q -- "$opt" <<<"$init_help"; then extra+=("$opt" 0); fi
+    done
     "$ctl" init --dir "$d" --domain "$DOMAIN" --c2s-port "$port" "${extra[@]}" \
         >"$tmp/aldis-init.log" 2>&1 || { why="aldisctl init failed: $(tail -n 1 "$tmp/aldis-init.log")"; return 1; }
-    local cfg
-    cfg=$(ls "$d"/*.yaml 2>/dev/null | head -n 1)
-    [ -n "$cfg" ] || { why="aldisctl init wrote no config"; return 1; }
+    local cfg="$d/aldis.yaml"
+    [ -f "$cfg" ] || { why="aldisctl init wrote no $cfg"; return 1; }
     # The shared certificate in place of the one init made.
     if [ -f "$d/$DOMAIN.crt" ] && [ -f "$d/$DOMAIN.key" ]; then
         cp "$tmp/cert.pem" "$d/$DOMAIN.crt" && cp "$tmp/key.pem" "$d/$DOMAIN.key"
@@ -264,13 +287,19 @@ start_aldis() {
         "$ctl" --config "$cfg" user add "$PREFIX$i@$DOMAIN" "$PREFIX$i" >>"$tmp/aldis-users.log" 2>&1 ||
             { why="aldisctl user add failed: $(tail -n 1 "$tmp/aldis-users.log")"; return 1; }
     done
-    "$srv" --config "$cfg" >"$d/stdout.log" 2>&1 &
-    server_pid=$!
-    pids+=("$server_pid")
-    wait_port "$port" "$server_pid" 30 || { why="aldis did not start: $(tail -n 1 "$d/stdout.log")"; return 1; }
+    aldis_cfg=$cfg
+    launch_aldis || return 1
     # A login proves the accounts and TLS work before the measurements.
     run_bench aldis-check "$server_pid" login --users 1 --concurrency 1 --duration 0.5 --warmup 0 \
         >/dev/null || { why="test login failed: $(tail -n 1 "$tmp/results/aldis-check-login.err")"; return 1; }
+}
+
+launch_aldis() {
+    local d="$tmp/aldis"
+    "$BUILD/aldis" --config "$aldis_cfg" >>"$d/stdout.log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    wait_port "$port" "$server_pid" 30 || { why="aldis did not start: $(tail -n 1 "$d/stdout.log")"; return 1; }
 }
 
 users_register() {
@@ -278,8 +307,18 @@ users_register() {
 }
 
 run_scenarios() {
-    local name=$1 scen
+    local name=$1 scen first=1
     for scen in $SCENARIOS; do
+        # Each scenario gets a freshly started server (same data directory
+        # and accounts), so no scenario inherits another's heap or caches.
+        if [ $first = 0 ]; then
+            stop_pid "$server_pid"
+            if ! "launch_$name"; then
+                log "$name: restart failed ($why)"
+                return 1
+            fi
+        fi
+        first=0
         log "$name: $scen"
         case $scen in
         idle)

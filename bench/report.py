@@ -105,6 +105,8 @@ def main():
             if r and scen in ("chat", "login") and label.endswith("/s") and r["seconds"] > 0:
                 if r.get("client_cpu_s", 0) / (r["seconds"] * r.get("threads", 1)) > 0.9:
                     client_bound.append(f"{name} {scen}")
+        if all(v is None for v in vals.values()):
+            continue  # scenario not run (SCENARIOS) or failed everywhere
         cells = [scen, label, "higher" if higher else "lower"]
         cells += [fmt(vals[n]) for n in SERVERS]
         cells += [ratio(vals["aldis"], vals["prosody"]), ratio(vals["aldis"], vals["ejabberd"])]

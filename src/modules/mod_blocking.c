@@ -191,12 +191,14 @@ bool blocking_is_blocked(struct account *acct, const char *jid)
 }
 
 /* §5.3: an outbound stanza to a blocked JID is not routed; the user gets
- * not-acceptable with <blocked xmlns='urn:xmpp:blocking:errors'/>. Never
- * an error about an error (RFC 6120 §8.3.1): those are just dropped. */
+ * not-acceptable with <blocked xmlns='urn:xmpp:blocking:errors'/>. Errors
+ * and IQ results are just dropped: nothing answers them with an error
+ * (RFC 6120 §8.3.1, §8.2.3). */
 static void blocking_refuse_outbound(const struct stanza *st)
 {
     const char *type = stanza_type(st);
-    if (type && strcmp(type, "error") == 0)
+    if (type && (strcmp(type, "error") == 0 ||
+                 (strcmp(type, "result") == 0 && strcmp(stanza_name(st), "iq") == 0)))
         return;
     struct stanza *reply = stanza_error_reply(st, "cancel", "not-acceptable", NULL);
     struct xml_node *err = xml_child(reply->root, "error", NULL);

@@ -14,6 +14,7 @@
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "aldis/module.h"
+#include "modules/blocking.h"
 #include "modules/roster.h"
 
 #define DIRECTED_MAX 1024 /* directed-presence recipients kept per resource */
@@ -52,6 +53,14 @@ static struct stanza *presence_readdress(const struct stanza *src, const char *f
 static void route_type(const char *from, const char *to, const char *type)
 {
     router_route(presence_new(from, to, type));
+}
+
+/* XEP-0191 §5.3: nothing the server sends on the user's behalf (broadcasts,
+ * probes, automatic presence) goes to a JID the user blocked. Stanzas the
+ * client addresses itself are checked by mod_blocking's own hook. */
+static bool may_send(struct account *acct, const char *jid)
+{
+    return !blocking_is_blocked(acct, jid);
 }
 
 static bool type_is(const char *type, const char *want)
@@ -145,13 +154,14 @@ static void directed_clear(struct directed *d)
 /* ---- broadcast ---------------------------------------------------------- */
 
 struct bcast {
+    struct account *acct;
     const struct stanza *st; /* the presence, from the resource's full JID */
 };
 
 static void bcast_contact(const struct roster_item *it, void *ud)
 {
     struct bcast *b = ud;
-    if (it->subscription & SUB_FROM)
+    if ((it->subscription & SUB_FROM) && may_send(b->acct, it->jid))
         router_route(presence_readdress(b->st, NULL, it->jid));
 }
 
@@ -160,7 +170,7 @@ static void bcast_contact(const struct roster_item *it, void *ud)
  * (`skip` excepted). */
 static void broadcast(struct account *acct, const struct stanza *st, struct resource *skip)
 {
-    struct bcast b = {.st = st};
+    struct bcast b = {.acct = acct, .st = st};
     roster_foreach(acct, bcast_contact, &b);
     for (struct resource *r = acct->resources; r; r = r->next)
         if (r->available && r != skip)
@@ -173,21 +183,27 @@ static void probe_contact(const struct roster_item *it, void *ud)
     /* §4.3.1: probes go from the user's bare JID to contacts the user is
      * subscribed to; the answers come to the bare JID and so to every
      * available resource. */
-    if (it->subscription & SUB_TO)
+    if ((it->subscription & SUB_TO) && may_send(acct, it->jid))
         route_type(acct->bare, it->jid, "probe");
 }
 
+struct pending_target {
+    struct account *acct;
+    struct resource *res;
+};
+
 static void deliver_pending(const char *contact, struct stanza *request, void *ud)
 {
-    struct resource *res = ((void **)ud)[1];
-    struct account *acct = ((void **)ud)[0];
+    struct pending_target *t = ud;
     (void)contact;
-    account_send(acct, res, stanza_ref(request));
+    account_send(t->acct, t->res, stanza_ref(request));
 }
 
 /* Current presence of each available resource to `to` (§3.1.5, §4.3.2). */
 static void send_current_presence(struct account *acct, const char *to)
 {
+    if (!may_send(acct, to))
+        return;
     for (struct resource *r = acct->resources; r; r = r->next)
         if (r->available && r->presence)
             router_route(presence_readdress(r->presence, NULL, to));
@@ -195,6 +211,8 @@ static void send_current_presence(struct account *acct, const char *to)
 
 static void send_unavailable_to(struct account *acct, const char *to)
 {
+    if (!may_send(acct, to))
+        return;
     for (struct resource *r = acct->resources; r; r = r->next)
         if (r->available)
             route_type(r->full, to, "unavailable");
@@ -228,6 +246,8 @@ static void go_unavailable(struct account *acct, struct resource *res, const str
         /* a subscribed contact already had it from the broadcast */
         if (was_available && jid_parse(d->jids[i], &j) == 0 &&
             roster_has_from(acct, jid_bare(&j, bare, sizeof bare)))
+            continue;
+        if (!may_send(acct, d->jids[i]))
             continue;
         router_route(presence_readdress(u, NULL, d->jids[i]));
     }
@@ -269,8 +289,8 @@ static int out_available(struct hook_ctx *ctx)
         if (r != res && r->available && r->presence)
             account_send(acct, res, presence_readdress(r->presence, NULL, res->full));
     roster_foreach(acct, probe_contact, acct);
-    void *pair[2] = {acct, res};
-    roster_foreach_pending(acct, deliver_pending, pair);
+    struct pending_target target = {acct, res};
+    roster_foreach_pending(acct, deliver_pending, &target);
     return HOOK_DONE;
 }
 

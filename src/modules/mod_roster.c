@@ -23,6 +23,7 @@
 #include "aldis/log.h"
 #include "aldis/module.h"
 #include "aldis/store.h"
+#include "modules/blocking.h"
 #include "modules/roster.h"
 
 #define NS_ROSTER "jabber:iq:roster"
@@ -30,6 +31,10 @@
 #define ROSTER_NAME_MAX 1023  /* bytes of a 'name' (§2.3.3: not-acceptable beyond) */
 #define ROSTER_GROUP_MAX 1023 /* bytes of one group name */
 #define ROSTER_GROUPS_MAX 64  /* groups on one item */
+/* A kept subscription request larger than this (a long <status/>, odd
+ * extensions) is kept as a bare request instead: pending requests come from
+ * strangers and are stored until answered. */
+#define ROSTER_PENDING_STANZA_MAX 4096
 
 extern struct module mod_roster;
 
@@ -41,9 +46,14 @@ struct ritem {
 struct roster {
     struct ritem **items; /* sorted by it.jid (strcmp) */
     size_t n, cap;
+    size_t unlisted; /* how many of the items are unlisted requests */
+    /* XEP-0237 / RFC 6121 §2.6: the store's version counter, which every
+     * put and delete of this roster bumps by one; mirrored here. */
+    int64_t version;
 };
 
-static long roster_max_items = 10000;
+static long roster_max_items = 10000;  /* listed items per account */
+static long roster_max_pending = 1000; /* unlisted requests per account */
 
 /* ---- items ------------------------------------------------------------- */
 
@@ -170,26 +180,35 @@ static void store_write_done(void *ud, int err)
     free(bare);
 }
 
+static void roster_version_bump(struct account *acct)
+{
+    struct roster *r = MODULE_DATA(acct, mod_roster);
+    if (r)
+        r->version++;
+}
+
 /* Write one item through (the store copies the item when called). */
 static void roster_store_put(struct account *acct, const struct ritem *ri)
 {
     struct roster_item copy = ri->it;
     char *wrapped = NULL;
-    if (ri->unlisted && ri->it.pending_stanza) {
-        size_t len = strlen(ri->it.pending_stanza) + 64;
+    if (ri->unlisted) {
+        const char *req = ri->it.pending_stanza ? ri->it.pending_stanza : "";
+        size_t len = strlen(req) + 64;
         wrapped = malloc(len);
         ALDIS_ASSERT(wrapped);
-        snprintf(wrapped, len, "<unlisted xmlns='%s'>%s</unlisted>", NS_ALDIS_ROSTER,
-                 ri->it.pending_stanza);
+        snprintf(wrapped, len, "<unlisted xmlns='%s'>%s</unlisted>", NS_ALDIS_ROSTER, req);
         copy.pending_stanza = wrapped;
     }
     store_roster_put(acct->bare, &copy, store_write_done, xstrdup(acct->bare));
     free(wrapped);
+    roster_version_bump(acct);
 }
 
 static void roster_store_del(struct account *acct, const char *contact)
 {
     store_roster_del(acct->bare, contact, store_write_done, xstrdup(acct->bare));
+    roster_version_bump(acct);
 }
 
 /* Rebuild the in-memory item from a stored one (see the file comment for
@@ -245,10 +264,13 @@ static void roster_loaded(void *ud, int err, const struct roster_item *items, si
         log_error("roster", "loading the roster of %s failed: %s", req->acct->bare,
                   aldis_strerror(err));
     } else {
+        r->version = version;
         for (size_t i = 0; i < n; i++) {
             if (!items[i].jid || roster_get(r, items[i].jid))
                 continue;
-            roster_insert(r, ritem_from_store(&items[i]));
+            struct ritem *ri = ritem_from_store(&items[i]);
+            r->unlisted += ri->unlisted;
+            roster_insert(r, ri);
         }
     }
     MODULE_DATA(req->acct, mod_roster) = r;
@@ -296,9 +318,18 @@ static void item_build(struct stanza *st, struct xml_node *query, const struct r
     }
 }
 
-/* RFC 6121 §2.1.6: a roster push to every interested resource. */
+static void query_set_version(struct stanza *st, struct xml_node *query, const struct roster *r)
+{
+    char ver[32];
+    snprintf(ver, sizeof ver, "%lld", (long long)r->version);
+    xml_set_attr(st, query, "ver", ver);
+}
+
+/* RFC 6121 §2.1.6: a roster push to every interested resource (with the
+ * roster version it leads to, §2.6.4). */
 static void roster_push(struct account *acct, const struct roster_item *it, bool removed)
 {
+    const struct roster *r = MODULE_DATA(acct, mod_roster);
     static atomic_ullong push_seq; /* ids only need to be unique */
     for (struct resource *res = acct->resources; res; res = res->next) {
         if (!res->interested)
@@ -311,13 +342,19 @@ static void roster_push(struct account *acct, const struct roster_item *it, bool
         xml_set_attr(st, st->root, "from", acct->bare);
         xml_set_attr(st, st->root, "to", res->full);
         struct xml_node *q = xml_add_child(st, st->root, "query", NS_ROSTER);
+        query_set_version(st, q, r);
         item_build(st, q, it, removed);
         account_send(acct, res, st);
     }
 }
 
-static void presence_send(const char *from, const char *to, const char *type)
+/* Presence the server sends on the user's behalf; never to a blocked JID
+ * (XEP-0191 §5.3). */
+static void presence_send(struct account *acct, const char *from, const char *to,
+                          const char *type)
 {
+    if (blocking_is_blocked(acct, to))
+        return;
     struct stanza *st = stanza_new("presence", NULL);
     xml_set_attr(st, st->root, "from", from);
     xml_set_attr(st, st->root, "to", to);
@@ -372,6 +409,10 @@ void roster_foreach_pending(struct account *acct,
         struct stanza *st = NULL;
         if (it->pending_stanza)
             st = stanza_parse(it->pending_stanza, strlen(it->pending_stanza));
+        if (st && !xml_is(st->root, "presence", NS_CLIENT)) {
+            stanza_unref(st);
+            st = NULL;
+        }
         if (!st) {
             /* No kept copy: a minimal request says the same thing. */
             st = stanza_new("presence", NULL);
@@ -412,29 +453,41 @@ unsigned roster_subscription_apply(struct account *acct, const char *contact_bar
          * nothing is left to remember (and no item was ever shown). */
         roster_store_del(acct, contact_bare);
         ritem_free(roster_unlink(r, contact_bare));
+        r->unlisted--;
         return act & ~(unsigned)ROSTER_ACT_PUSH;
     }
     if (!ri) {
-        if ((long)r->n >= roster_max_items) {
-            log_warn("roster", "roster of %s is full (%ld items): %s from %s ignored",
-                     acct->bare, roster_max_items, st ? stanza_type(st) : "?", contact_bare);
+        /* Only the user's own actions create roster items (§3.1.2, §3.1.5,
+         * §3.4.2); a contact's request is only noted (§3.1.3). */
+        bool full = outbound ? (long)(r->n - r->unlisted) >= roster_max_items
+                             : (long)r->unlisted >= roster_max_pending;
+        if (full) {
+            log_warn("roster", "%s: no room for %s (max_items %ld, max_pending %ld): %s ignored",
+                     acct->bare, contact_bare, roster_max_items, roster_max_pending,
+                     st && stanza_type(st) ? stanza_type(st) : "?");
             return 0;
         }
         ri = ritem_new(contact_bare);
-        /* Only the user's own actions create roster items (§3.1.2, §3.1.5,
-         * §3.4.2); a contact's request is only noted (§3.1.3). */
         ri->unlisted = !outbound;
+        r->unlisted += ri->unlisted;
         roster_insert(r, ri);
-    } else if (outbound) {
+    } else if (outbound && ri->unlisted) {
         ri->unlisted = false;
+        r->unlisted--;
     }
     ri->it.subscription = next.sub;
     ri->it.ask = next.ask;
     ri->it.pending_in = next.pending_in;
     ri->it.approved = next.approved;
     if (next.pending_in && !cur.pending_in && st) {
+        size_t len;
         free(ri->it.pending_stanza);
-        ri->it.pending_stanza = stanza_to_string(st, NULL);
+        ri->it.pending_stanza = stanza_to_string(st, &len);
+        if (len > ROSTER_PENDING_STANZA_MAX) {
+            /* roster_foreach_pending rebuilds a bare request from NULL */
+            free(ri->it.pending_stanza);
+            ri->it.pending_stanza = NULL;
+        }
     } else if (!next.pending_in) {
         free(ri->it.pending_stanza);
         ri->it.pending_stanza = NULL;
@@ -456,8 +509,10 @@ static int iq_error(struct iq_ctx *ctx, const char *type, const char *cond, cons
     return 0;
 }
 
-/* RFC 6121 §2.1.3 roster get. Roster versioning (XEP-0237) is not offered,
- * so a 'ver' attribute is ignored and the whole roster returned (§2.6.3). */
+/* RFC 6121 §2.1.3 roster get, with versioning (§2.6.3): a client that
+ * sends the current version gets an empty result (the pushes that follow
+ * bring it up to date); any other version, the whole roster with its
+ * version. */
 static int roster_get_handle(struct iq_ctx *ctx, struct roster *r)
 {
     struct resource *res = ctx->from && ctx->from->resource ? account_resource(ctx->acct, ctx->from->resource)
@@ -465,7 +520,15 @@ static int roster_get_handle(struct iq_ctx *ctx, struct roster *r)
     if (res)
         res->interested = true; /* §2.1.6: it now receives roster pushes */
     struct stanza *reply = stanza_iq_result(ctx->iq);
+    const char *ver = xml_attr(ctx->payload, "ver");
+    char cur[32];
+    snprintf(cur, sizeof cur, "%lld", (long long)r->version);
+    if (ver && strcmp(ver, cur) == 0) {
+        router_route(reply);
+        return 0;
+    }
     struct xml_node *q = xml_add_child(reply, reply->root, "query", NS_ROSTER);
+    query_set_version(reply, q, r);
     for (size_t i = 0; i < r->n; i++)
         if (!r->items[i]->unlisted)
             item_build(reply, q, &r->items[i]->it, false);
@@ -486,12 +549,12 @@ static int roster_remove(struct iq_ctx *ctx, struct roster *r, const char *jid)
          * server still accepts presence from us (§3.2.2). */
         for (struct resource *res = acct->resources; res; res = res->next)
             if (res->available)
-                presence_send(res->full, jid, "unavailable");
+                presence_send(acct, res->full, jid, "unavailable");
     }
     if ((it->subscription & SUB_TO) || it->ask)
-        presence_send(acct->bare, jid, "unsubscribe");
+        presence_send(acct, acct->bare, jid, "unsubscribe");
     if ((it->subscription & SUB_FROM) || it->pending_in)
-        presence_send(acct->bare, jid, "unsubscribed");
+        presence_send(acct, acct->bare, jid, "unsubscribed");
     ri = roster_unlink(r, jid);
     roster_store_del(acct, jid);
     roster_push(acct, &ri->it, true);
@@ -563,7 +626,7 @@ static int roster_set_handle(struct iq_ctx *ctx, struct roster *r)
 
     struct ritem *ri = roster_get(r, contact);
     if (!ri) {
-        if ((long)r->n >= roster_max_items) {
+        if ((long)(r->n - r->unlisted) >= roster_max_items) {
             for (size_t i = 0; i < n; i++)
                 free(groups[i]);
             free(groups);
@@ -572,7 +635,10 @@ static int roster_set_handle(struct iq_ctx *ctx, struct roster *r)
         ri = ritem_new(contact);
         roster_insert(r, ri);
     }
-    ri->unlisted = false;
+    if (ri->unlisted) {
+        ri->unlisted = false;
+        r->unlisted--;
+    }
     free(ri->it.name);
     ri->it.name = name && *name ? xstrdup(name) : NULL;
     ritem_set_groups(ri, groups, n);
@@ -597,8 +663,12 @@ static int roster_iq(struct iq_ctx *ctx)
 
 static int roster_init(const struct config *cfg, char *err, size_t errlen)
 {
-    return config_module_int(cfg, "roster", "max_items", 10000, 1, 1000000, &roster_max_items,
-                             err, errlen);
+    int rc = config_module_int(cfg, "roster", "max_items", 10000, 1, 1000000, &roster_max_items,
+                               err, errlen);
+    if (rc == 0)
+        rc = config_module_int(cfg, "roster", "max_pending", 1000, 0, 100000,
+                               &roster_max_pending, err, errlen);
+    return rc;
 }
 
 static const struct iq_handler roster_iq_handlers[] = {

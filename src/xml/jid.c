@@ -1,6 +1,7 @@
 /* jid.c - JID parsing and normalisation (RFC 7622 with the RFC 3920-era
  * stringprep profiles that libidn provides: Nodeprep and Resourceprep;
  * domains through IDNA2008 via libidn2, lower-cased). */
+#include <arpa/inet.h>
 #include <idn2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,14 +56,22 @@ int jid_domainprep(const char *in, char *out)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)tmp[i] >= 0x80)
             ascii = false;
+    /* RFC 7622 §3.2.1: A-labels are converted to U-labels, so
+     * "xn--exmple-cua.com" and "exämple.com" are the same domain. */
+    if (ascii && strcasestr(tmp, "xn--"))
+        ascii = false;
     if (ascii) {
         /* fast path: LDH labels, IPv4 literals, or [IPv6] */
         if (tmp[0] == '[') {
-            if (tmp[len - 1] != ']')
+            if (tmp[len - 1] != ']' || len < 3 || len - 2 >= INET6_ADDRSTRLEN)
                 return ALDIS_EINVAL;
-            for (size_t i = 1; i < len - 1; i++)
-                if (!strchr("0123456789abcdefABCDEF:.", tmp[i]))
-                    return ALDIS_EINVAL;
+            /* RFC 7622 §3.2: an IP-literal as in RFC 3986 §3.2.2 */
+            char addr[INET6_ADDRSTRLEN];
+            unsigned char bin[16];
+            memcpy(addr, tmp + 1, len - 2);
+            addr[len - 2] = '\0';
+            if (inet_pton(AF_INET6, addr, bin) != 1)
+                return ALDIS_EINVAL;
         } else {
             size_t label = 0;
             for (size_t i = 0; i < len; i++) {
@@ -79,6 +88,8 @@ int jid_domainprep(const char *in, char *out)
                 if (++label > 63)
                     return ALDIS_EINVAL;
             }
+            if (label == 0) /* "a.." ends with an empty label */
+                return ALDIS_EINVAL;
         }
         for (size_t i = 0; i <= len; i++)
             out[i] = (tmp[i] >= 'A' && tmp[i] <= 'Z') ? (char)(tmp[i] + 32) : tmp[i];

@@ -19,6 +19,14 @@
 
 #define NS_SEP '\x01'
 
+/* Expat >= 2.6 (and Debian's 2.5 security backports) defer re-parsing a
+ * token that spans several feeds until the buffered input has doubled
+ * (CVE-2023-52425): linear time, but the last bytes of a stanza that arrive
+ * in a small read would wait for the peer's next packet. While the input
+ * that has produced no event yet is small, re-parse at once (the cost per
+ * feed stays bounded by this size); beyond it, keep expat's deferral. */
+#define REPARSE_EAGER_MAX 4096
+
 struct stanza *stanza__alloc(size_t hint);
 
 struct xml_stream {
@@ -33,6 +41,7 @@ struct xml_stream {
     bool default_ns_ok;
     long long fed;         /* bytes fed to this parser */
     long long boundary;    /* offset after the last complete top-level item */
+    long long consumed;    /* offset after the last event expat delivered */
     struct stanza *cur;    /* stanza being built */
     struct xml_node *node; /* current element in cur */
 };
@@ -60,6 +69,11 @@ static void split_name(const char *qname, const char **ns, size_t *ns_len, const
     *ns = qname;
     *ns_len = (size_t)(sep - qname);
     *local = sep + 1;
+}
+
+static void mark_consumed(struct xml_stream *xs)
+{
+    xs->consumed = XML_GetCurrentByteIndex(xs->parser) + XML_GetCurrentByteCount(xs->parser);
 }
 
 static void check_size(struct xml_stream *xs)
@@ -109,6 +123,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     struct xml_stream *xs = ud;
     if (xs->failed)
         return;
+    mark_consumed(xs);
     if (xs->depth == 0) {
         struct stanza *hdr = stanza__alloc(512);
         hdr->root = new_elem(hdr, name);
@@ -158,6 +173,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
     (void)name;
     if (xs->failed)
         return;
+    mark_consumed(xs);
     const unsigned base = 1;
     if (xs->depth == 1) {
         xs->depth = 0;
@@ -188,6 +204,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
     struct xml_stream *xs = ud;
     if (xs->failed)
         return;
+    mark_consumed(xs);
     if (!xs->cur) {
         /* whitespace between stanzas (keepalives) is fine; text is not */
         for (int i = 0; i < len; i++)
@@ -285,6 +302,7 @@ static int setup_parser(struct xml_stream *xs)
     xs->default_ns_ok = false;
     xs->fed = 0;
     xs->boundary = 0;
+    xs->consumed = 0;
     return 0;
 }
 
@@ -325,9 +343,18 @@ int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len)
 {
     if (xs->failed)
         return ALDIS_EPROTO;
+    if (xs->restart) {
+        /* reset between two feeds (not from a callback): the new stream
+         * starts with these bytes */
+        drop_partial(xs);
+        XML_ParserFree(xs->parser);
+        if (setup_parser(xs) < 0)
+            return ALDIS_ENOMEM;
+    }
     if (len > (size_t)INT32_MAX)
         len = (size_t)INT32_MAX;
     xs->fed += (long long)len;
+    XML_SetReparseDeferralEnabled(xs->parser, xs->fed - xs->consumed > REPARSE_EAGER_MAX);
     enum XML_Status s = XML_Parse(xs->parser, data, (int)len, XML_FALSE);
     if (xs->restart) {
         /* A stream restart (after STARTTLS or SASL success). The client must
@@ -350,8 +377,9 @@ int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len)
             fail(xs, "not-well-formed", msg);
         return ALDIS_EPROTO;
     }
-    /* Input expat holds but has not turned into events yet counts too. */
-    if (xs->limits.max_stanza_bytes && xs->depth >= 1 &&
+    /* Input expat holds but has not turned into events yet counts too,
+     * including a stream header that never ends. */
+    if (xs->limits.max_stanza_bytes &&
         xs->fed - xs->boundary > (long long)xs->limits.max_stanza_bytes + 4096) {
         fail(xs, "policy-violation", "stanza too large");
         return ALDIS_EPROTO;

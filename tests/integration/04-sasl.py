@@ -92,10 +92,36 @@ async def test_scram_downgrade_detected(srv):
 
 
 async def test_plain_over_tls(srv):
+    # RFC 4616 §2: an empty authzid means "act as the authcid".
     jid, pw = srv.new_user()
     r = tls_stream(srv)
     r.auth(local(jid), pw, "PLAIN")
     r.bind()
+
+
+async def test_plain_with_own_authzid(srv):
+    # RFC 6120 §6.3.8: an authzid equal to the user's own bare JID is fine.
+    jid, pw = srv.new_user()
+    r = tls_stream(srv)
+    r.auth(local(jid), pw, "PLAIN", authzid=jid)
+    check(r.bind().startswith(jid + "/"), "bind after PLAIN with authzid")
+
+
+async def test_authzid_of_another_user_refused(srv):
+    # RFC 6120 §6.4.6 / §6.5.8: acting as someone else → invalid-authzid.
+    jid, pw = srv.new_user()
+    other, _ = srv.new_user()
+    r = tls_stream(srv)
+    cond = r.auth(local(jid), pw, "SCRAM-SHA-256", check=False, authzid=other)
+    check(cond == "invalid-authzid", "authzid of another user: got %s, want invalid-authzid" % cond)
+
+
+async def test_plain_unicode_password(srv):
+    jid, _ = srv.new_user()
+    pw = "p\u00e4ssw\u00f6rd-\u65e5\u672c"
+    srv.ctl("user", "passwd", jid, pw)
+    r = tls_stream(srv)
+    r.auth(local(jid), pw, "PLAIN")
 
 
 async def test_plain_not_offered_before_tls(srv):
@@ -106,14 +132,13 @@ async def test_plain_not_offered_before_tls(srv):
 
 async def test_unicode_password(srv):
     # RFC 5802 §5.1 / RFC 4013: passwords are SASLprep'ed; a plain
-    # non-ASCII password must work with both SCRAM and PLAIN.
+    # non-ASCII password must work.
     jid, _ = srv.new_user()
     pw = "p\u00e4ssw\u00f6rd-\u65e5\u672c"
     srv.ctl("user", "passwd", jid, pw)
-    r = tls_stream(srv)
-    r.auth(local(jid), pw, "SCRAM-SHA-256")
-    r2 = tls_stream(srv)
-    r2.auth(local(jid), pw, "PLAIN")
+    for mech in ("SCRAM-SHA-256", "SCRAM-SHA-1"):
+        r = tls_stream(srv)
+        r.auth(local(jid), pw, mech)
 
 
 async def test_wrong_password(srv):
@@ -194,13 +219,13 @@ async def test_auth_twice_refused(srv):
 
 
 def _login_result(server, user, pw):
-    """(condition or None, seconds taken) for one PLAIN login attempt."""
+    """(condition or None, seconds taken) for one SCRAM login attempt."""
     r = RawClient(server)
     r.open()
     r.starttls()
     start = time.monotonic()
     try:
-        cond = r.auth(user, pw, "PLAIN", check=False, reopen=False)
+        cond = r.auth(user, pw, "SCRAM-SHA-256", check=False, reopen=False)
     except TestFailure as e:
         cond = "closed (%s)" % str(e)[:60]
     took = time.monotonic() - start
@@ -252,8 +277,9 @@ if __name__ == "__main__":
     run_tests([
         test_mechanisms_offered, test_scram_sha1, test_scram_sha256, test_scram_sha256_over_tls12,
         test_scram_sha256_plus_tls_exporter, test_scram_plus_wrong_binding_refused,
-        test_scram_downgrade_detected, test_plain_over_tls, test_plain_not_offered_before_tls,
-        test_unicode_password, test_wrong_password, test_unknown_user, test_retry_after_failure,
+        test_scram_downgrade_detected, test_plain_over_tls, test_plain_with_own_authzid,
+        test_authzid_of_another_user_refused, test_plain_not_offered_before_tls,
+        test_unicode_password, test_plain_unicode_password, test_wrong_password, test_unknown_user, test_retry_after_failure,
         test_incorrect_encoding, test_malformed_request, test_invalid_mechanism, test_abort,
         test_auth_twice_refused, test_throttle_per_ip, test_throttle_per_account,
     ], srv)

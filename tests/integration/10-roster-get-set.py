@@ -185,11 +185,46 @@ async def test_persists_across_restart(srv):
         raise TestFailure("after restart: %s" % show(item))
 
 
+async def test_versioning(srv):
+    """RFC 6121 §2.6 / XEP-0237: the current version gets an empty result;
+    pushes carry the new version; versions survive a restart."""
+    p, bare, pw = await login_new(srv)
+
+    async def get(ver):
+        return await p.iq("<query xmlns='%s' ver='%s'/>" % (NS_ROSTER, ver))
+
+    reply = await get("")
+    v0 = reply.find(R("query")).get("ver")
+    if not v0:
+        raise TestFailure("no version in the result: %s" % show(reply))
+    reply = await get(v0)
+    if reply.get("type") != "result" or reply.find(R("query")) is not None:
+        raise TestFailure("current version should give an empty result: %s" % show(reply))
+    await p.roster_set("versioned@" + srv.domain, name="V")
+    push = await p.wait(lambda s: s.get("type") == "set" and s.find(R("query")) is not None)
+    v1 = push.find(R("query")).get("ver")
+    if not v1 or v1 == v0:
+        raise TestFailure("push version %r after %r" % (v1, v0))
+    reply = await get(v1)
+    if reply.find(R("query")) is not None:
+        raise TestFailure("version of the last push should be current: %s" % show(reply))
+    reply = await get(v0)
+    q = reply.find(R("query"))
+    if q is None or q.get("ver") != v1 or len(q.findall(R("item"))) != 1:
+        raise TestFailure("old version should give the whole roster: %s" % show(reply))
+    p.close()
+    srv.restart()
+    p = await Peer.login(srv, bare, pw)
+    reply = await get(v1)
+    if reply.find(R("query")) is not None:
+        raise TestFailure("version not kept across a restart: %s" % show(reply))
+
+
 if __name__ == "__main__":
     run_tests([test_empty_roster, test_add_update_remove, test_subscription_and_ask_ignored_in_set,
                test_remove_missing_item, test_error_two_items, test_error_no_item,
                test_error_duplicate_groups, test_error_empty_group, test_error_long_name,
                test_error_bad_jid, test_error_self, test_error_other_users_roster,
                test_explicit_to_self, test_unicode_and_escaping, test_jid_normalised,
-               test_large_roster, test_persists_across_restart],
+               test_large_roster, test_persists_across_restart, test_versioning],
               srv=Server(), timeout=120)

@@ -305,11 +305,81 @@ async def test_state_survives_restart(srv):
     await c.wait(lambda s: is_presence(s, frm=bob, type="subscribed"))
 
 
+async def test_huge_request_kept_unlisted(srv):
+    """A request too large to keep whole is kept as a bare request: still
+    unlisted and redelivered after a restart."""
+    (alice, apw), (bob, bpw) = await users(srv, 2)
+    a = await Peer.login(srv, alice, apw, "home")
+    await a.online()
+    a.presence(to=bob, type="subscribe", inner="<status>%s</status>" % ("long " * 2000))
+    await expect_push(a, bob, ("none", "subscribe", None))
+    a.close()
+    srv.restart()
+    b = await Peer.login(srv, bob, bpw, "pc")
+    if alice in await b.roster():
+        raise TestFailure("large pending request listed after restart")
+    b.presence()
+    await b.wait(lambda s: is_presence(s, frm=alice, type="subscribe"), what="redelivered request")
+
+
+async def test_pending_limit():
+    """modules.roster.max_pending bounds the requests kept for a user."""
+    srv2 = Server(config={"modules.roster.max_pending": 2})
+    srv2.start()
+    try:
+        (target, tpw), = await users(srv2, 1)
+        senders = await users(srv2, 3)
+        for bare, pw in senders:
+            p = await Peer.login(srv2, bare, pw, "x")
+            await p.roster()
+            p.presence(to=target, type="subscribe")
+            await expect_push(p, target, ("none", "subscribe", None))
+            p.close()
+        t = await Peer.login(srv2, target, tpw, "t")
+        await t.online()
+        got = set()
+        for _ in range(2):
+            st = await t.wait(lambda s: is_presence(s, type="subscribe"))
+            got.add(st.get("from"))
+        await t.none(lambda s: is_presence(s, type="subscribe") and s.get("from") not in got,
+                     wait=1, what="request beyond max_pending kept")
+        if got != {senders[0][0], senders[1][0]}:
+            raise TestFailure("kept requests: %s" % got)
+        srv2.stop()
+    finally:
+        srv2.cleanup()
+
+
+async def test_slixmpp_clients_become_mutual(srv):
+    """Two real clients (slixmpp, which approves and subscribes back by
+    default) end with 'both' in their own rosters, from the pushes alone."""
+    import asyncio
+    import harness
+    (alice, apw), (bob, bpw) = await users(srv, 2)
+    ca = await harness.connect(srv, alice + "/sx", apw)
+    cb = await harness.connect(srv, bob + "/sx", bpw)
+    ca.send_presence_subscription(pto=bob)
+    deadline = asyncio.get_running_loop().time() + harness.scaled(10)
+    while True:
+        sa = ca.client_roster[bob]["subscription"] if bob in ca.client_roster else None
+        sb = cb.client_roster[alice]["subscription"] if alice in cb.client_roster else None
+        if sa == "both" and sb == "both":
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise TestFailure("slixmpp rosters: alice sees %s, bob sees %s" % (sa, sb))
+        await asyncio.sleep(0.1)
+    # and each sees the other online
+    await harness.wait_stanza(ca, lambda s: s.name == "presence" and str(s["from"]) == bob + "/sx"
+                              and s["type"] == "available")
+
+
 if __name__ == "__main__":
     run_tests([test_request_and_approve, test_mutual, test_deny, test_cancel, test_unsubscribe,
                test_pending_redelivered_at_login_and_after_restart,
                test_request_waits_for_interested_resource, test_preapproval,
                test_preapproval_cancelled, test_subscribe_to_missing_user,
                test_already_subscribed_auto_reply, test_full_jid_treated_as_bare,
-               test_remove_item_ends_subscriptions, test_state_survives_restart],
+               test_remove_item_ends_subscriptions, test_state_survives_restart,
+               test_huge_request_kept_unlisted, test_pending_limit,
+               test_slixmpp_clients_become_mutual],
               srv=Server(), timeout=120)

@@ -200,6 +200,24 @@ async def test_no_push_from_presence(srv):
     await a.none(lambda s: is_push(s), wait=0.5, what="roster push after presence")
 
 
+async def test_blocked_contact_gets_no_broadcast(srv):
+    """XEP-0191 §5.3: broadcasts and probes skip a blocked contact."""
+    a, b, (alice, apw, _, _) = await friends(srv)
+    reply = await a.iq("<block xmlns='urn:xmpp:blocking'><item jid='%s'/></block>" % b.bare,
+                       type="set")
+    if reply.get("type") != "result":
+        raise TestFailure("block: %s" % show(reply))
+    # mod_blocking makes alice look unavailable to bob
+    await b.wait(lambda s: is_presence(s, frm=a.jid, type="unavailable"))
+    b.forget()
+    a.presence(inner="<status>not for bob</status>")
+    await a.wait(lambda s: is_presence(s, frm=a.jid) and s.findtext(C("status")) == "not for bob")
+    a2 = await Peer.login(srv, alice, apw, "second")
+    await a2.online()
+    await b.none(lambda s: s.tag == C("presence") and s.get("from", "").startswith(a.bare),
+                 wait=1, what="presence to a blocked contact")
+
+
 if __name__ == "__main__":
     run_tests([test_initial_presence_broadcast_and_probe, test_update_and_unavailable,
                test_unavailable_on_close, test_unavailable_on_abrupt_close,
@@ -207,5 +225,5 @@ if __name__ == "__main__":
                test_no_presence_before_initial, test_directed_presence,
                test_directed_unavailable_forgets_recipient, test_presence_to_full_jid,
                test_probe_answer_needs_subscription, test_priority_kept_in_broadcast,
-               test_no_push_from_presence],
+               test_no_push_from_presence, test_blocked_contact_gets_no_broadcast],
               srv=Server(), timeout=120)

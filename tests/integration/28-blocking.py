@@ -142,7 +142,12 @@ async def test_outbound_to_blocked(srv):
     err = await wait_stanza(juliet, lambda s: s.name == "presence" and s["type"] == "error")
     if not is_blocked_error(err):
         raise TestFailure("directed presence to a blocked contact: %s" % err)
-    await assert_no_stanza(romeo, lambda s: text in str(s), wait=0.5,
+    # an IQ result is not routed either, and not answered (RFC 6120 §8.2.3)
+    rid = tag()
+    juliet.send_raw("<iq type='result' id='%s' to='%s'/>" % (rid, romeo.boundjid.full))
+    await assert_no_stanza(juliet, lambda s: s.name == "iq" and s["id"] == rid, wait=0.3,
+                           what="an error for an IQ result")
+    await assert_no_stanza(romeo, lambda s: text in str(s) or s["id"] == rid, wait=0.2,
                            what="a stanza to a blocked contact")
     # unblocked: it flows again
     await unblock(juliet, romeo.boundjid.bare)

@@ -613,11 +613,23 @@ async def connect(srv, jid, password, presence=True, roster=True, mech=None,
     initial presence unless told not to."""
     import slixmpp  # imported here so the raw-socket tests do not need it
     timeout = TIMEOUT if timeout is None else timeout
-    # slixmpp picks the strongest mechanism itself (SCRAM-SHA-256-PLUS here).
-    # Forcing plain SCRAM-SHA-256 makes slixmpp send the 'y' channel-binding
-    # flag, which a server offering -PLUS must refuse (RFC 5802 §6), so the
-    # non-PLUS mechanisms are tested with RawClient instead.
+    # With mech=None slixmpp picks the strongest mechanism itself
+    # (SCRAM-SHA-256-PLUS here).
     client = slixmpp.ClientXMPP(jid, password, sasl_mech=mech)
+    if mech and not mech.endswith("-PLUS"):
+        # A forced non-PLUS SCRAM makes slixmpp 1.8 send the GS2 flag 'y'
+        # ("I could bind, you seem not to") whenever TLS is up, which a
+        # server offering -PLUS must refuse as a downgrade (RFC 5802 §6).
+        # A client that chose not to bind says 'n': hide the binding data.
+        fm = client["feature_mechanisms"]
+        default_creds = fm.sasl_callback
+
+        def creds_without_binding(required, optional):
+            result = default_creds(required, optional)
+            if "channel_binding" in result:
+                result["channel_binding"] = None
+            return result
+        fm.sasl_callback = creds_without_binding
     for p in plugins:
         client.register_plugin(p)
     client.ssl_context = _client_ssl_context()
