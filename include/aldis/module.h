@@ -127,6 +127,9 @@ struct module {
     const char *name;
     const char *const *host_features;    /* disco#info of the domain */
     const char *const *account_features; /* disco#info of a bare JID */
+    /* Stream features offered to a client once authenticated, as XML
+     * snippets (e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>"). */
+    const char *const *stream_features;
     const struct iq_handler *iq_handlers;   /* ends with {0} */
     const struct hook_row *hooks;           /* ends with {0} */
     /* Called once per process at startup; read options with config_module_*. */
@@ -180,5 +183,6 @@ void session_post(int worker, uint64_t session_id,
 /* Features registry for disco (read-only after startup). */
 void modules_host_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
 void modules_account_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
+void modules_stream_features(const struct host *h, void (*each)(const char *xml, void *ud), void *ud);
 
 #endif

@@ -172,14 +172,18 @@ const struct iq_handler *iq_handler_find(const struct host *h, enum iq_target ta
     return NULL;
 }
 
-static void features_of(const struct host *h, bool account,
+enum feature_kind { FEATURES_HOST, FEATURES_ACCOUNT, FEATURES_STREAM };
+
+static void features_of(const struct host *h, enum feature_kind kind,
                         void (*each)(const char *feature, void *ud), void *ud)
 {
     for (size_t i = 0; i < nmodules; i++) {
         struct module *m = modules_builtin[i];
         if (h && !h->enabled[m->index])
             continue;
-        const char *const *f = account ? m->account_features : m->host_features;
+        const char *const *f = kind == FEATURES_ACCOUNT ? m->account_features
+                               : kind == FEATURES_STREAM ? m->stream_features
+                                                         : m->host_features;
         for (; f && *f; f++)
             each(*f, ud);
     }
@@ -187,10 +191,15 @@ static void features_of(const struct host *h, bool account,
 
 void modules_host_features(const struct host *h, void (*each)(const char *, void *), void *ud)
 {
-    features_of(h, false, each, ud);
+    features_of(h, FEATURES_HOST, each, ud);
 }
 
 void modules_account_features(const struct host *h, void (*each)(const char *, void *), void *ud)
 {
-    features_of(h, true, each, ud);
+    features_of(h, FEATURES_ACCOUNT, each, ud);
+}
+
+void modules_stream_features(const struct host *h, void (*each)(const char *, void *), void *ud)
+{
+    features_of(h, FEATURES_STREAM, each, ud);
 }

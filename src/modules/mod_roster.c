@@ -676,8 +676,14 @@ static const struct iq_handler roster_iq_handlers[] = {
     {0},
 };
 
+/* RFC 6121 §2.6.1 (versioning) and §3.4.1 (pre-approval) stream features */
+static const char *const roster_stream_features[] = {
+    "<ver xmlns='urn:xmpp:features:rosterver'/>", "<sub xmlns='urn:xmpp:features:pre-approval'/>",
+    NULL};
+
 struct module mod_roster = {
     .name = "roster",
+    .stream_features = roster_stream_features,
     .iq_handlers = roster_iq_handlers,
     .init = roster_init,
     .account_load = roster_account_load,

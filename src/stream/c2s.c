@@ -10,6 +10,7 @@
 
 #include "aldis/error.h"
 #include "aldis/log.h"
+#include "core/modules.h"
 #include "core/router.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
@@ -88,6 +89,8 @@ static void send_header(struct c2s *c, const char *from)
     c->header_sent = true;
 }
 
+static void add_stream_feature(const char *xml, void *ud) { buf_adds(ud, xml); }
+
 static void send_features(struct c2s *c)
 {
     struct buf b;
@@ -124,6 +127,7 @@ static void send_features(struct c2s *c)
     if (c->authed) {
         buf_adds(&b, "<bind xmlns='" NS_BIND "'/>"
                      "<session xmlns='" NS_SESSION "'><optional/></session>");
+        modules_stream_features(c->s.host, add_stream_feature, &b);
     }
     buf_adds(&b, "</stream:features>");
     send_raw(c, b.data, b.len);
