@@ -22,6 +22,9 @@ int jid_parse(const char *s, struct jid *out);
 int jid_from_parts(const char *local, const char *domain, const char *resource,
                    struct jid *out);
 void jid_copy(struct jid *dst, const struct jid *src);
+/* A malloc'd copy sized to its content (free() it); read-only: its storage
+ * is shorter than a full struct jid. NULL when out of memory. */
+struct jid *jid_dup(const struct jid *src);
 /* Write "local@domain" / "local@domain/resource" into buf; returns buf. */
 char *jid_bare(const struct jid *j, char *buf, size_t size);
 char *jid_full(const struct jid *j, char *buf, size_t size);

@@ -33,7 +33,14 @@ void session_register(struct session *s, const struct session_ops *ops)
 struct session *session_find(uint64_t id) { return map_iget(sessions(), id); }
 void *session_data(struct session *s, const struct module *m) { return s->data[m->index]; }
 void session_set_data(struct session *s, const struct module *m, void *d) { s->data[m->index] = d; }
-const struct jid *session_jid(const struct session *s) { return &s->jid; }
+const struct jid *session_jid(const struct session *s) { return s->jid; }
+
+void session_set_account(struct session *s, const char *bare)
+{
+    free(s->bare);
+    s->bare = strdup(bare);
+    ALDIS_ASSERT(s->bare != NULL);
+}
 uint64_t session_id(const struct session *s) { return s->id; }
 
 /* ---- unbind ---- */
@@ -76,11 +83,16 @@ void session_unregister(struct session *s)
         ALDIS_ASSERT(m != NULL);
         m->host = s->host;
         m->sid = s->id;
-        snprintf(m->resource, sizeof m->resource, "%s", s->jid.resource);
+        snprintf(m->resource, sizeof m->resource, "%s", s->jid->resource);
         memcpy(m->bare, s->bare, len);
         worker_post(worker_owner_of(s->bare), unbind_on_owner, m);
         s->bound = false;
     }
+    free(s->jid);
+    free(s->bare);
+    free(s->full);
+    s->jid = NULL;
+    s->bare = s->full = NULL;
     map_idel(sessions(), s->id);
     atomic_fetch_sub(&alive, 1);
 }
@@ -169,13 +181,20 @@ static void bind_reply(struct worker *w, void *arg)
     struct bind_msg *m = arg;
     struct session *s = session_find(m->sid);
     if (s) {
+        struct jid bare, full;
+        if (m->err == 0 && (jid_parse(m->bare, &bare) < 0 ||
+                            jid_from_parts(bare.local, bare.domain, m->resource, &full) < 0)) {
+            m->err = ALDIS_EINVAL;
+            m->condition = "internal-server-error";
+        }
         if (m->err == 0) {
+            char buf[JID_STR_MAX];
             s->bound = true;
-            jid_parse(m->bare, &s->jid);
-            struct jid full;
-            if (jid_from_parts(s->jid.local, s->jid.domain, m->resource, &full) == 0)
-                jid_copy(&s->jid, &full);
-            jid_full(&s->jid, s->full, sizeof s->full);
+            free(s->jid);
+            free(s->full);
+            s->jid = jid_dup(&full);
+            s->full = strdup(jid_full(&full, buf, sizeof buf));
+            ALDIS_ASSERT(s->jid && s->full);
         }
         m->done(s, m->err, m->condition);
     } else if (m->err == 0) {
@@ -291,7 +310,7 @@ static void presence_on_owner(struct worker *w, void *arg)
 
 void session_route(struct session *s, struct stanza *st)
 {
-    struct hook_ctx hc = {.host = s->host, .sess = s, .st = st, .from = &s->jid};
+    struct hook_ctx hc = {.host = s->host, .sess = s, .st = st, .from = s->jid};
     if (hooks_run(HOOK_SESSION_OUT, &hc) == HOOK_DONE) {
         stanza_unref(st);
         return;
@@ -303,7 +322,7 @@ void session_route(struct session *s, struct stanza *st)
         m->host = s->host;
         m->st = stanza_freeze(st);
         m->sid = s->id;
-        snprintf(m->resource, sizeof m->resource, "%s", s->jid.resource);
+        snprintf(m->resource, sizeof m->resource, "%s", s->jid->resource);
         memcpy(m->bare, s->bare, len);
         worker_post(worker_owner_of(s->bare), presence_on_owner, m);
         return;
@@ -311,7 +330,7 @@ void session_route(struct session *s, struct stanza *st)
     if (!stanza_to(st)) {
         /* RFC 6120 §10.3: no 'to' means the user's own bare JID */
         struct jid bare;
-        jid_from_parts(s->jid.local, s->jid.domain, NULL, &bare);
+        jid_from_parts(s->jid->local, s->jid->domain, NULL, &bare);
         router_route_to(st, &bare);
         return;
     }

@@ -23,17 +23,20 @@ struct session {
     struct host *host;
     const struct session_ops *ops;
     bool bound;
-    struct jid jid;         /* full JID once bound */
-    char bare[JID_STR_MAX]; /* "user@host" once authenticated */
-    char full[JID_STR_MAX];
+    struct jid *jid; /* full JID once bound (a compact jid_dup copy), else NULL */
+    char *bare;      /* "user@host" once authenticated, else NULL */
+    char *full;      /* the full JID as a string once bound, else NULL */
     void *data[CONFIG_MAX_MODULES];
 };
 
 /* Register a new session on the current worker (assigns id). */
 void session_register(struct session *s, const struct session_ops *ops);
 /* Forget it (run HOOK_SESSION_CLOSED, module session_free, unbind at the
- * owner if bound). Call once, when the transport is going away. */
+ * owner if bound) and free bare/full/jid. Call once, when the transport is
+ * going away. */
 void session_unregister(struct session *s);
+/* Record the authenticated account (copies bare). */
+void session_set_account(struct session *s, const char *bare);
 /* Number of sessions alive in the whole process. */
 long sessions_alive(void);
 /* Deliver a stanza to a session by id on worker `worker` (takes the ref). */

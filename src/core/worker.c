@@ -181,6 +181,7 @@ void worker_finish(void (*cleanup)(struct worker *w))
         uv_run(&w->loop, UV_RUN_DEFAULT);
         on_wake(&w->wake);
         uv_loop_close(&w->loop);
+        buf_free(&w->state.tls_scratch);
         pthread_mutex_destroy(&w->lock);
         map_free(&w->state.sessions);
         map_free(&w->state.accounts);

@@ -3,6 +3,7 @@
 #ifndef ALDIS_WORKER_INTERNAL_H
 #define ALDIS_WORKER_INTERNAL_H
 #include "aldis/worker.h"
+#include "aldis/buf.h"
 #include "lib/map.h"
 
 struct worker_state {
@@ -11,6 +12,7 @@ struct worker_state {
     uv_prepare_t flush;  /* flushes connections written during this turn */
     uv_timer_t sweep;    /* periodic: unload idle accounts */
     struct conn *dirty;  /* connections with pending output */
+    struct buf tls_scratch; /* TLS output on its way to a socket (net/conn.c) */
     void *listeners;     /* net/listener.c private */
     int stopping;
 };

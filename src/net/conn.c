@@ -1,5 +1,6 @@
 /* conn.c - TCP + TLS connections over libuv with OpenSSL memory BIOs. */
 #include <openssl/err.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,66 @@
 #define CLOSE_GRACE_MS 3000
 
 static _Thread_local char read_buffer[READ_CHUNK];
+
+/* OpenSSL talks to the network through a BIO of ours instead of two memory
+ * BIOs: reads come straight from the libuv read buffer being processed and
+ * writes go to one per-worker scratch buffer that is handed to the socket
+ * after each TLS call. A memory BIO keeps its high-water allocation for the
+ * connection's lifetime (several KiB per idle session); this keeps none. */
+#define tls_scratch (worker_state(worker_current())->tls_scratch)
+static BIO_METHOD *conn_bio_method;
+static pthread_once_t conn_bio_once = PTHREAD_ONCE_INIT;
+
+static int conn_bio_write(BIO *b, const char *data, int len)
+{
+    (void)b;
+    buf_add(&tls_scratch, data, (size_t)len);
+    return len;
+}
+
+static int conn_bio_read(BIO *b, char *out, int len)
+{
+    struct conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (!c->rx_len) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    size_t n = (size_t)len < c->rx_len ? (size_t)len : c->rx_len;
+    memcpy(out, c->rx_ptr, n);
+    c->rx_ptr += n;
+    c->rx_len -= n;
+    return (int)n;
+}
+
+static long conn_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+    case BIO_CTRL_WPENDING:
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int conn_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void conn_bio_init_method(void)
+{
+    conn_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "aldis-conn");
+    BIO_meth_set_write(conn_bio_method, conn_bio_write);
+    BIO_meth_set_read(conn_bio_method, conn_bio_read);
+    BIO_meth_set_ctrl(conn_bio_method, conn_bio_ctrl);
+    BIO_meth_set_create(conn_bio_method, conn_bio_create);
+}
 
 struct write_req {
     uv_write_t req;
@@ -90,10 +151,12 @@ static void raw_write(struct conn *c, const char *data, size_t len)
 /* Move what OpenSSL produced to the socket. */
 static void drain_tls(struct conn *c)
 {
-    char tmp[16384];
-    int n;
-    while ((n = BIO_read(c->net_out, tmp, sizeof tmp)) > 0)
-        raw_write(c, tmp, (size_t)n);
+    if (!tls_scratch.len)
+        return;
+    raw_write(c, tls_scratch.data, tls_scratch.len);
+    buf_consume(&tls_scratch, tls_scratch.len);
+    if (tls_scratch.cap > 256 * 1024)
+        buf_free(&tls_scratch);
 }
 
 static void flush(struct conn *c)
@@ -175,10 +238,8 @@ static void unlink_dirty(struct conn *c)
 
 static void tls_input(struct conn *c, const char *data, size_t len)
 {
-    if (BIO_write(c->net_in, data, (int)len) != (int)len) {
-        close_now(c);
-        return;
-    }
+    c->rx_ptr = data;
+    c->rx_len = len;
     if (!c->tls_done) {
         int r = SSL_do_handshake(c->ssl);
         drain_tls(c);
@@ -313,14 +374,18 @@ int conn_start_tls(struct conn *c, SSL_CTX *ctx)
     /* the <proceed/> (or anything pending) goes out in the clear first */
     unlink_dirty(c);
     flush(c);
+    pthread_once(&conn_bio_once, conn_bio_init_method);
     c->ssl = SSL_new(ctx);
     if (!c->ssl)
         return ALDIS_ETLS;
-    c->net_in = BIO_new(BIO_s_mem());
-    c->net_out = BIO_new(BIO_s_mem());
-    BIO_set_mem_eof_return(c->net_in, -1);
-    BIO_set_mem_eof_return(c->net_out, -1);
-    SSL_set_bio(c->ssl, c->net_in, c->net_out);
+    BIO *bio = BIO_new(conn_bio_method);
+    if (!bio) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        return ALDIS_ETLS;
+    }
+    BIO_set_data(bio, c);
+    SSL_set_bio(c->ssl, bio, bio);
     SSL_set_accept_state(c->ssl);
     SSL_set_app_data(c->ssl, c);
     return 0;

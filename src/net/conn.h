@@ -25,8 +25,8 @@ struct conn_callbacks {
 struct conn {
     uv_tcp_t tcp;
     SSL *ssl;
-    BIO *net_in;  /* bytes from the network for OpenSSL */
-    BIO *net_out; /* bytes from OpenSSL for the network */
+    const char *rx_ptr; /* TLS input not yet consumed by OpenSSL (borrowed) */
+    size_t rx_len;
     bool tls_done;
     bool closing;
     bool eof;

@@ -79,7 +79,12 @@ static SSL_CTX *make_ctx(const struct config *cfg, const struct host_config *h, 
         goto fail;
     }
     SSL_CTX_set_tlsext_servername_callback(ctx, on_sni);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    /* Resumption through stateless tickets only: a server-side session
+     * cache costs memory per connection and is per process anyway. One
+     * ticket per handshake (OpenSSL sends two by default) is enough for a
+     * client that reconnects. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"aldis", 5);
     return ctx;
 fail:

@@ -45,7 +45,7 @@ struct c2s {
     char stream_id[24];
     char ping_id[24];
     char lang[36];
-    struct sasl_state sasl;
+    struct sasl_state *sasl; /* only while authenticating */
     struct buf sasl_in; /* client message waiting for the keys */
     uv_timer_t timer;
 };
@@ -139,7 +139,7 @@ static void stream_error(struct c2s *c, const char *condition, const char *text)
     if (c->state == C2S_CLOSING)
         return;
     log_info("c2s", "%s %s: stream error <%s/>%s%s", c->conn.peer,
-             c->s.bound ? c->s.full : "", condition, text ? ": " : "", text ? text : "");
+             c->s.full ? c->s.full : "", condition, text ? ": " : "", text ? text : "");
     if (!c->header_sent)
         send_header(c, c->s.host ? c->s.host->domain : NULL);
     struct buf b;
@@ -158,12 +158,21 @@ static void stream_error(struct c2s *c, const char *condition, const char *text)
 
 /* ---- lifecycle ---- */
 
+static void sasl_release(struct c2s *c)
+{
+    if (!c->sasl)
+        return;
+    sasl_end(c->sasl);
+    free(c->sasl);
+    c->sasl = NULL;
+}
+
 static void c2s_free_if_done(struct c2s *c)
 {
     if (--c->handles_open > 0)
         return;
     xml_stream_free(c->xs);
-    sasl_end(&c->sasl);
+    sasl_release(c);
     buf_free(&c->sasl_in);
     free(c);
 }
@@ -342,7 +351,7 @@ static void sasl_failure(struct c2s *c, const char *condition, const char *text)
     buf_adds(&b, "</failure>");
     send_raw(c, b.data, b.len);
     buf_free(&b);
-    sasl_end(&c->sasl);
+    sasl_release(c);
     c->state = C2S_OPEN;
 }
 
@@ -367,10 +376,11 @@ static void sasl_send(struct c2s *c, const char *elem, const char *data, size_t 
 
 static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
 {
-    const char *authzid = gsasl_property_fast(c->sasl.gs, GSASL_AUTHZID);
+    const char *authzid = gsasl_property_fast(c->sasl->gs, GSASL_AUTHZID);
     char bare[JID_STR_MAX];
-    snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
-    if (authzid && *authzid) {
+    snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
+    /* GNU SASL's PLAIN reports the authcid as authzid when none was sent */
+    if (authzid && *authzid && strcmp(authzid, c->sasl->user) != 0) {
         /* RFC 6120 §6.3.8: a user may only act as themselves */
         struct jid az;
         char azbare[JID_STR_MAX];
@@ -383,9 +393,9 @@ static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
     }
     sasl_send(c, "success", final, len);
     auth_succeeded(bare);
-    log_info("c2s", "%s: authenticated as %s (%s)", c->conn.peer, bare, c->sasl.mech);
-    snprintf(c->s.bare, sizeof c->s.bare, "%s", bare);
-    sasl_end(&c->sasl);
+    log_info("c2s", "%s: authenticated as %s (%s)", c->conn.peer, bare, c->sasl->mech);
+    session_set_account(&c->s, bare);
+    sasl_release(c);
     c->authed = true;
     c->state = C2S_WAIT_HEADER;
     c->header_sent = false;
@@ -396,17 +406,17 @@ static void sasl_step(struct c2s *c, const char *in, size_t inlen)
 {
     char *out = NULL;
     size_t outlen = 0;
-    int rc = gsasl_step(c->sasl.gs, in, inlen, &out, &outlen);
+    int rc = gsasl_step(c->sasl->gs, in, inlen, &out, &outlen);
     if (rc == GSASL_NEEDS_MORE) {
         sasl_send(c, "challenge", out, outlen);
     } else if (rc == GSASL_OK) {
         sasl_succeeded(c, out, outlen);
     } else {
         char bare[JID_STR_MAX];
-        snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
-        auth_failed(c->conn.peer, c->sasl.user[0] ? bare : NULL);
+        snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
+        auth_failed(c->conn.peer, c->sasl->user[0] ? bare : NULL);
         log_info("c2s", "%s: authentication failed for %s (%s): %s", c->conn.peer,
-                 c->sasl.user[0] ? bare : "?", c->sasl.mech, gsasl_strerror(rc));
+                 c->sasl->user[0] ? bare : "?", c->sasl->mech, gsasl_strerror(rc));
         const char *cond = rc == GSASL_MECHANISM_PARSE_ERROR ? "malformed-request" : "not-authorized";
         sasl_failure(c, cond, NULL);
     }
@@ -426,15 +436,15 @@ static void keys_loaded(void *ud, int err, const struct scram_keys *k)
         return;
     c->auth_pending = false;
     if (err == 0) {
-        c->sasl.keys = *k;
-        c->sasl.have_keys = true;
+        c->sasl->keys = *k;
+        c->sasl->have_keys = true;
     } else if (err != ALDIS_ENOTFOUND) {
         sasl_failure(c, "temporary-auth-failure", "the account store is unavailable");
         return;
     }
-    if (!c->sasl.have_keys) {
+    if (!c->sasl->have_keys) {
         char bare[JID_STR_MAX];
-        snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+        snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
         auth_failed(c->conn.peer, NULL);
         log_info("c2s", "%s: authentication failed: no user %s", c->conn.peer, bare);
         sasl_failure(c, "not-authorized", NULL);
@@ -447,13 +457,13 @@ static void keys_loaded(void *ud, int err, const struct scram_keys *k)
 /* The first client message: find the user, load their keys, then step. */
 static void sasl_first(struct c2s *c, const char *data, size_t len)
 {
-    if (sasl_peek_authcid(c->sasl.mech, data, len, c->sasl.user, sizeof c->sasl.user) < 0) {
+    if (sasl_peek_authcid(c->sasl->mech, data, len, c->sasl->user, sizeof c->sasl->user) < 0) {
         auth_failed(c->conn.peer, NULL);
         sasl_failure(c, "malformed-request", "cannot find the user name in the request");
         return;
     }
     char bare[JID_STR_MAX];
-    snprintf(bare, sizeof bare, "%s@%s", c->sasl.user, c->s.host->domain);
+    snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
     if (auth_throttled(c->conn.peer, bare, cfg->auth_fail_per_ip, cfg->auth_fail_per_account,
                        cfg->auth_fail_window)) {
         sasl_failure(c, "temporary-auth-failure", "too many failed attempts; wait and retry");
@@ -464,15 +474,15 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
         /* Finished is 32 or 48 bytes (SHA-384 suites); base64 fits 128 */
         char *b64 = NULL;
         size_t n;
-        c->sasl.cb_exporter[0] = c->sasl.cb_unique[0] = '\0';
+        c->sasl->cb_exporter[0] = c->sasl->cb_unique[0] = '\0';
         if (tls_exporter(c->conn.ssl, cb) == 0 &&
-            gsasl_base64_to((char *)cb, 32, &b64, &n) == GSASL_OK && n < sizeof c->sasl.cb_exporter)
-            memcpy(c->sasl.cb_exporter, b64, n + 1);
+            gsasl_base64_to((char *)cb, 32, &b64, &n) == GSASL_OK && n < sizeof c->sasl->cb_exporter)
+            memcpy(c->sasl->cb_exporter, b64, n + 1);
         gsasl_free(b64);
         b64 = NULL;
         size_t ul = tls_unique(c->conn.ssl, cb, sizeof cb);
-        if (ul && gsasl_base64_to((char *)cb, ul, &b64, &n) == GSASL_OK && n < sizeof c->sasl.cb_unique)
-            memcpy(c->sasl.cb_unique, b64, n + 1);
+        if (ul && gsasl_base64_to((char *)cb, ul, &b64, &n) == GSASL_OK && n < sizeof c->sasl->cb_unique)
+            memcpy(c->sasl->cb_unique, b64, n + 1);
         gsasl_free(b64);
     }
     buf_consume(&c->sasl_in, c->sasl_in.len);
@@ -481,7 +491,7 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
     struct keys_lookup *kl = malloc(sizeof *kl);
     ALDIS_ASSERT(kl != NULL);
     kl->sid = c->s.id;
-    store_user_get(c->s.host->domain, c->sasl.user, keys_loaded, kl);
+    store_user_get(c->s.host->domain, c->sasl->user, keys_loaded, kl);
 }
 
 /* Decode the base64 content of <auth/> or <response/>; "=" is empty. */
@@ -520,9 +530,10 @@ static void handle_auth(struct c2s *c, struct stanza *st)
         sasl_failure(c, "temporary-auth-failure", "too many failed attempts; wait and retry");
         return;
     }
-    sasl_end(&c->sasl);
-    c->sasl.user[0] = '\0';
-    if (sasl_start(&c->sasl, mech) < 0) {
+    sasl_release(c);
+    c->sasl = calloc(1, sizeof *c->sasl);
+    ALDIS_ASSERT(c->sasl != NULL);
+    if (sasl_start(c->sasl, mech) < 0) {
         sasl_failure(c, "invalid-mechanism", NULL);
         return;
     }
@@ -544,7 +555,7 @@ static void handle_auth(struct c2s *c, struct stanza *st)
 
 static void handle_response(struct c2s *c, struct stanza *st)
 {
-    if (c->state != C2S_SASL || c->auth_pending) {
+    if (c->state != C2S_SASL || c->auth_pending || !c->sasl) {
         stream_error(c, "policy-violation", "unexpected SASL response");
         return;
     }
@@ -555,7 +566,7 @@ static void handle_response(struct c2s *c, struct stanza *st)
         sasl_failure(c, "incorrect-encoding", NULL);
         return;
     }
-    if (!c->sasl.have_keys)
+    if (!c->sasl->have_keys)
         sasl_first(c, data ? data : "", len);
     else
         sasl_step(c, data ? data : "", len);
@@ -657,8 +668,8 @@ static void handle_stanza(struct c2s *c, struct stanza *st)
     if (from) {
         /* RFC 6120 §8.1.2.1: the client may only claim its own address */
         struct jid fj;
-        if (jid_parse(from, &fj) < 0 || !jid_bare_eq(&fj, &c->s.jid) ||
-            (fj.resource && strcmp(fj.resource, c->s.jid.resource) != 0)) {
+        if (jid_parse(from, &fj) < 0 || !jid_bare_eq(&fj, c->s.jid) ||
+            (fj.resource && strcmp(fj.resource, c->s.jid->resource) != 0)) {
             stream_error(c, "invalid-from", "the 'from' address is not yours");
             return;
         }

@@ -4,8 +4,10 @@
 #include <arpa/inet.h>
 #include <idn2.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stringprep.h>
 
 #include "aldis/error.h"
@@ -40,6 +42,28 @@ int jid_resourceprep(const char *in, char *out)
     return prep_with(stringprep_xmpp_resourceprep, in, out);
 }
 
+/* Non-empty labels of at most 63 letters, digits, '-' or '_' (RFC 1034
+ * §3.5, with '_' tolerated as many deployments use it). */
+static bool ldh_labels_ok(const char *s)
+{
+    size_t label = 0;
+    for (; *s; s++) {
+        char c = *s;
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return label > 0; /* "a.." would end with an empty label */
+}
+
 int jid_domainprep(const char *in, char *out)
 {
     size_t len = strlen(in);
@@ -72,24 +96,8 @@ int jid_domainprep(const char *in, char *out)
             addr[len - 2] = '\0';
             if (inet_pton(AF_INET6, addr, bin) != 1)
                 return ALDIS_EINVAL;
-        } else {
-            size_t label = 0;
-            for (size_t i = 0; i < len; i++) {
-                char c = tmp[i];
-                if (c == '.') {
-                    if (label == 0)
-                        return ALDIS_EINVAL;
-                    label = 0;
-                    continue;
-                }
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_'))
-                    return ALDIS_EINVAL;
-                if (++label > 63)
-                    return ALDIS_EINVAL;
-            }
-            if (label == 0) /* "a.." ends with an empty label */
-                return ALDIS_EINVAL;
+        } else if (!ldh_labels_ok(tmp)) {
+            return ALDIS_EINVAL;
         }
         for (size_t i = 0; i <= len; i++)
             out[i] = (tmp[i] >= 'A' && tmp[i] <= 'Z') ? (char)(tmp[i] + 32) : tmp[i];
@@ -99,15 +107,30 @@ int jid_domainprep(const char *in, char *out)
     if (idn2_lookup_u8((const uint8_t *)tmp, (uint8_t **)&lookup, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) !=
         IDN2_OK)
         return ALDIS_EINVAL;
+    /* idn2 passes ASCII labels through unchecked ("ä.a@b", "ä..com"):
+     * check the whole A-label form like an ASCII domain. */
+    if (!ldh_labels_ok(lookup)) {
+        idn2_free(lookup);
+        return ALDIS_EINVAL;
+    }
     /* Keep the Unicode form: convert back from the A-label form. */
-    char *unicode = NULL;
+    char *unicode = NULL, *again = NULL;
     int rc = idn2_to_unicode_8z8z(lookup, &unicode, 0);
-    idn2_free(lookup);
-    if (rc != IDN2_OK || strlen(unicode) > JID_PART_MAX) {
+    /* An A-label given as input is only decoded, not validated: "xn--xnk"
+     * decodes to U+3238, which IDNA2008 disallows. The U-labels must map
+     * back to the same A-labels, which also makes preparation idempotent. */
+    if (rc == IDN2_OK)
+        rc = idn2_lookup_u8((const uint8_t *)unicode, (uint8_t **)&again,
+                            IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    if (rc != IDN2_OK || strcasecmp(again, lookup) != 0 || strlen(unicode) > JID_PART_MAX) {
+        idn2_free(lookup);
+        idn2_free(again);
         idn2_free(unicode);
         return ALDIS_EINVAL;
     }
     strcpy(out, unicode);
+    idn2_free(lookup);
+    idn2_free(again);
     idn2_free(unicode);
     return 0;
 }
@@ -165,9 +188,30 @@ int jid_parse(const char *s, struct jid *out)
     return jid_from_parts(local, domain, resource, out);
 }
 
+/* Bytes of storage in use: up to the end of the last part. */
+static size_t jid_used(const struct jid *j)
+{
+    const char *last = j->resource ? j->resource : j->domain;
+    return (size_t)(last - j->storage) + strlen(last) + 1;
+}
+
+struct jid *jid_dup(const struct jid *src)
+{
+    size_t used = jid_used(src);
+    struct jid *j = malloc(offsetof(struct jid, storage) + used);
+    if (!j)
+        return NULL;
+    memcpy(j->storage, src->storage, used);
+    j->local = src->local ? j->storage + (src->local - src->storage) : NULL;
+    j->domain = j->storage + (src->domain - src->storage);
+    j->resource = src->resource ? j->storage + (src->resource - src->storage) : NULL;
+    return j;
+}
+
 void jid_copy(struct jid *dst, const struct jid *src)
 {
-    memcpy(dst->storage, src->storage, sizeof dst->storage);
+    /* copy only what is used: src may be a compact jid_dup() copy */
+    memcpy(dst->storage, src->storage, jid_used(src));
     dst->local = src->local ? dst->storage + (src->local - src->storage) : NULL;
     dst->domain = dst->storage + (src->domain - src->storage);
     dst->resource = src->resource ? dst->storage + (src->resource - src->storage) : NULL;

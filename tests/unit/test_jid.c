@@ -77,6 +77,7 @@ static void test_prepare(void **state)
     check("x@xn--exmple-cua.com", "x@ex\xc3\xa4mple.com");
     check("x@XN--EXMPLE-CUA.COM", "x@ex\xc3\xa4mple.com");
     check("x@xn--abc.com", NULL); /* not a valid A-label */
+    check("x@xn--xnk", NULL);     /* decodes to U+3238, disallowed (fuzz_jid) */
     /* IDNA mapping of full-width letters and the ideographic full stop */
     check("x@\xef\xbc\xa5\xef\xbc\xb8.com", "x@ex.com");
     check("x@ex\xe3\x80\x82" "com", "x@ex.com");
@@ -118,6 +119,14 @@ static void test_invalid(void **state)
     check("a@\xc3\xa4 b.com", NULL);
     check("a@\xc3\xa4<b.com", NULL);
     check("a@ex%ample.com", NULL);
+    /* ASCII labels next to an IDN label are checked too (found by
+     * fuzz_jid: idn2 lets "\xc3\xa4.a@b" through with '@' in the domain) */
+    check("x@\xc3\xa4.a@b", NULL);
+    check("x\xef\xbc\xa5\xef\xbc\xb8.c@\xef\xbc\xa5\xef\xbc\xb8.a@b", NULL);
+    check("x@\xc3\xa4.<b", NULL);
+    check("x@\xc3\xa4.a b", NULL);
+    check("x@\xc3\xa4..com", NULL);
+    check("x@.\xc3\xa4.com", NULL);
     check("a@[]", NULL);
     check("a@[::1", NULL);
     check("a@[zz]", NULL);

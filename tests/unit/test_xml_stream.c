@@ -163,6 +163,35 @@ static void test_splits_give_same_events(void **state)
     }
 }
 
+/* A stanza completed by a small read is delivered by that read, not when
+ * the peer sends something else. Expat's reparse deferral (CVE-2023-52425)
+ * would hold a 1000-byte start tag finished by 3 more bytes until the
+ * buffered input doubled; the parser re-parses at once while the pending
+ * input is small. */
+static void test_small_reads_deliver_at_once(void **state)
+{
+    (void)state;
+    struct rec r;
+    rec_init(&r, NULL, NULL);
+    char tag[1100];
+    snprintf(tag, sizeof tag, "<message to='%01000d", 0);
+    assert_int_equal(feeds(&r, HDR_C), 0);
+    assert_int_equal(feeds(&r, tag), 0);
+    assert_int_equal(r.elements, 0);
+    assert_int_equal(feeds(&r, "'/>"), 0);
+    assert_int_equal(r.elements, 1);
+    /* the same for an end tag arriving a byte at a time */
+    assert_int_equal(feeds(&r, "<presence><show>away</show></pres"), 0);
+    assert_int_equal(feeds(&r, "e"), 0);
+    assert_int_equal(feeds(&r, "n"), 0);
+    assert_int_equal(feeds(&r, "c"), 0);
+    assert_int_equal(feeds(&r, "e"), 0);
+    assert_int_equal(r.elements, 1);
+    assert_int_equal(feeds(&r, ">"), 0);
+    assert_int_equal(r.elements, 2);
+    rec_free(&r);
+}
+
 static void test_keepalives(void **state)
 {
     (void)state;
@@ -507,6 +536,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_splits_give_same_events),
+        cmocka_unit_test(test_small_reads_deliver_at_once),
         cmocka_unit_test(test_keepalives),
         cmocka_unit_test(test_not_well_formed),
         cmocka_unit_test(test_restricted_xml),
