@@ -95,10 +95,17 @@ enum hook_event {
     HOOK_PRESENCE_IN,         /* presence to this account from elsewhere */
     HOOK_PRESENCE_OUT,        /* presence from one of this account's resources */
     HOOK_IQ_IN,               /* any IQ to this account, before dispatch */
+    HOOK_MESSAGE_OUT,         /* message from one of this account's resources,
+                                 before routing (only raised when a module
+                                 hooks it: it costs a hop to the owner) */
     /* session worker */
     HOOK_SESSION_OUT,         /* stanza from the client, from stamped, before routing */
     HOOK_SESSION_DELIVER,     /* stanza about to be written to the client */
     HOOK_SESSION_CLOSED,      /* session ended */
+    HOOK_SESSION_ELEMENT,     /* a top-level element that is not a stanza
+                                 (e.g. XEP-0198 <r/>, XEP-0352 <active/>)
+                                 from a bound client; unclaimed ones end the
+                                 stream with unsupported-stanza-type */
     HOOK_COUNT
 };
 

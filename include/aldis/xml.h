@@ -166,8 +166,10 @@ struct xml_stream *xml_stream_new(const struct xml_stream_limits *limits,
                                   const struct xml_stream_callbacks *cb,
                                   void *ud);
 /* Feed bytes. Returns 0, or ALDIS_EPROTO after an error callback. Callbacks
- * may call xml_stream_reset() (stream restart after STARTTLS/SASL): parsing
- * then continues with the remaining bytes on the new stream. */
+ * may call xml_stream_reset() (stream restart after STARTTLS/SASL): the
+ * rest of that chunk is discarded (the client must wait for our answer
+ * before sending more, and nothing sent in the clear may survive a TLS
+ * upgrade); the next feed starts the new stream. */
 int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len);
 void xml_stream_reset(struct xml_stream *xs);
 void xml_stream_free(struct xml_stream *xs);

@@ -141,6 +141,8 @@ void modules_stop(void)
     }
 }
 
+bool hooks_any(enum hook_event event) { return event < HOOK_COUNT && nhooks[event] > 0; }
+
 int hooks_run(enum hook_event event, struct hook_ctx *ctx)
 {
     ALDIS_ASSERT(event < HOOK_COUNT);

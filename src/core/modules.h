@@ -19,6 +19,9 @@ struct module *module_find(const char *name);
 const struct iq_handler *iq_handler_find(const struct host *h, enum iq_target target,
                                          enum iq_kind kind, const struct xml_node *payload);
 
+/* Does any module hook this event? */
+bool hooks_any(enum hook_event event);
+
 size_t hosts_count(void);
 struct host *host_at(size_t i);
 

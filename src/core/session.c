@@ -276,7 +276,7 @@ void session_bind(struct session *s, const char *resource,
 
 /* ---- routing client stanzas ---- */
 
-struct presence_msg {
+struct outbound_msg {
     struct host *host;
     struct stanza *st;
     uint64_t sid;
@@ -284,10 +284,14 @@ struct presence_msg {
     char bare[];
 };
 
-static void presence_on_account(struct account *acct, void *arg)
+/* Presence (always) and messages (when a module wants them) go through the
+ * sender's owner first: subscriptions, broadcasts, carbons and the sender's
+ * archive live there. */
+static void outbound_on_account(struct account *acct, void *arg)
 {
-    struct presence_msg *m = arg;
+    struct outbound_msg *m = arg;
     struct resource *r = account_resource(acct, m->resource);
+    bool presence = strcmp(stanza_name(m->st), "presence") == 0;
     if (r && r->session_id == m->sid) {
         struct jid from, to;
         jid_parse(stanza_from(m->st), &from);
@@ -295,17 +299,30 @@ static void presence_on_account(struct account *acct, void *arg)
         bool has_to = t && jid_parse(t, &to) == 0;
         struct hook_ctx hc = {.host = acct->host, .acct = acct, .res = r, .st = m->st,
                               .from = &from, .to = has_to ? &to : NULL};
-        hooks_run(HOOK_PRESENCE_OUT, &hc);
+        if (presence) {
+            hooks_run(HOOK_PRESENCE_OUT, &hc);
+        } else if (hooks_run(HOOK_MESSAGE_OUT, &hc) != HOOK_DONE) {
+            if (has_to) {
+                router_route_to(m->st, &to);
+            } else {
+                /* RFC 6120 §10.3: no 'to' means the user's own bare JID */
+                struct jid bare;
+                jid_from_parts(from.local, from.domain, NULL, &bare);
+                router_route_to(m->st, &bare);
+            }
+            free(m);
+            return;
+        }
     }
     stanza_unref(m->st);
     free(m);
 }
 
-static void presence_on_owner(struct worker *w, void *arg)
+static void outbound_on_owner(struct worker *w, void *arg)
 {
     (void)w;
-    struct presence_msg *m = arg;
-    account_with(m->host, m->bare, presence_on_account, m);
+    struct outbound_msg *m = arg;
+    account_with(m->host, m->bare, outbound_on_account, m);
 }
 
 void session_route(struct session *s, struct stanza *st)
@@ -315,16 +332,18 @@ void session_route(struct session *s, struct stanza *st)
         stanza_unref(st);
         return;
     }
-    if (strcmp(stanza_name(st), "presence") == 0) {
+    const char *name = stanza_name(st);
+    if (strcmp(name, "presence") == 0 ||
+        (strcmp(name, "message") == 0 && hooks_any(HOOK_MESSAGE_OUT))) {
         size_t len = strlen(s->bare) + 1;
-        struct presence_msg *m = malloc(sizeof *m + len);
+        struct outbound_msg *m = malloc(sizeof *m + len);
         ALDIS_ASSERT(m != NULL);
         m->host = s->host;
         m->st = stanza_freeze(st);
         m->sid = s->id;
         snprintf(m->resource, sizeof m->resource, "%s", s->jid->resource);
         memcpy(m->bare, s->bare, len);
-        worker_post(worker_owner_of(s->bare), presence_on_owner, m);
+        worker_post(worker_owner_of(s->bare), outbound_on_owner, m);
         return;
     }
     if (!stanza_to(st)) {

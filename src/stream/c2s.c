@@ -741,6 +741,10 @@ static void on_element(void *ud, struct stanza *st)
             stream_error(c, "not-authorized", "bind a resource first");
         else
             handle_stanza(c, st);
+    } else if (c->state == C2S_BOUND) {
+        struct hook_ctx hc = {.host = c->s.host, .sess = &c->s, .st = st, .from = c->s.jid};
+        if (hooks_run(HOOK_SESSION_ELEMENT, &hc) != HOOK_DONE)
+            stream_error(c, "unsupported-stanza-type", NULL);
     } else {
         stream_error(c, "unsupported-stanza-type", NULL);
     }
