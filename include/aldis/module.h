@@ -117,7 +117,12 @@ struct hook_ctx {
     struct account *acct;    /* owner-worker events */
     struct resource *res;    /* the resource concerned, when there is one */
     struct session *sess;    /* session-worker events */
-    struct stanza *st;       /* borrowed */
+    /* Borrowed. On HOOK_MESSAGE_IN and HOOK_MESSAGE_OUT a hook may replace
+     * it with a stanza of its own (e.g. a copy stamped with an XEP-0359
+     * stanza-id): set ctx->st to the new stanza and do not unref the old
+     * one; later hooks and the core use the new one, and the core releases
+     * both. */
+    struct stanza *st;
     const struct jid *from;
     const struct jid *to;
 };

@@ -117,6 +117,8 @@ static void account_dispatch(struct account *acct, void *arg)
     if (strcmp(name, "message") == 0) {
         if (hooks_run(HOOK_MESSAGE_IN, &hc) != HOOK_DONE)
             log_debug("router", "message to %s not taken by any module", acct->bare);
+        if (hc.st != st)
+            stanza_unref(hc.st);
     } else if (strcmp(name, "presence") == 0) {
         hooks_run(HOOK_PRESENCE_IN, &hc);
     } else if (strcmp(name, "iq") == 0) {

@@ -302,16 +302,20 @@ static void outbound_on_account(struct account *acct, void *arg)
         if (presence) {
             hooks_run(HOOK_PRESENCE_OUT, &hc);
         } else if (hooks_run(HOOK_MESSAGE_OUT, &hc) != HOOK_DONE) {
+            /* route what the hooks left (maybe a stamped copy) */
+            struct stanza *out = hc.st == m->st ? m->st : (stanza_unref(m->st), hc.st);
             if (has_to) {
-                router_route_to(m->st, &to);
+                router_route_to(out, &to);
             } else {
                 /* RFC 6120 §10.3: no 'to' means the user's own bare JID */
                 struct jid bare;
                 jid_from_parts(from.local, from.domain, NULL, &bare);
-                router_route_to(m->st, &bare);
+                router_route_to(out, &bare);
             }
             free(m);
             return;
+        } else if (hc.st != m->st) {
+            stanza_unref(hc.st);
         }
     }
     stanza_unref(m->st);
