@@ -13,7 +13,7 @@
 # "-R integration/07"); BUILD_DIR (default "build") names the release
 # directory, the others are BUILD_DIR-asan and BUILD_DIR-tsan.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 JOBS=${JOBS:-2}
 B=${BUILD_DIR:-build}

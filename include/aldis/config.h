@@ -54,6 +54,7 @@ struct config {
     /* c2s */
     bool require_encryption;   /* STARTTLS before auth (default true) */
     bool allow_plain;          /* SASL PLAIN over TLS (default true) */
+    char *client_ca;           /* CAs for client certificates (SASL EXTERNAL), NULL = off */
     char *tls_min_version;     /* "1.2" or "1.3" */
     char *tls_ciphers;         /* OpenSSL cipher list for TLS 1.2, NULL = default */
 

@@ -317,6 +317,7 @@ static const struct opt_row storage_rows[] = {
 static const struct opt_row c2s_rows[] = {
     {"require_encryption", OPT_BOOL, CFG(require_encryption), 0, 0, NULL},
     {"allow_plain", OPT_BOOL, CFG(allow_plain), 0, 0, NULL},
+    {"client_ca", OPT_PATH, CFG(client_ca), 0, 0, NULL},
     {"max_sessions_per_user", OPT_UINT, CFG(max_sessions_per_user), 1, 10000, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -876,6 +877,7 @@ void config_free(struct config *c)
     free(c->store_path);
     free(c->tls_min_version);
     free(c->tls_ciphers);
+    free(c->client_ca);
     for (size_t i = 0; i < c->nmodule_options; i++) {
         free(c->module_options[i].module);
         free(c->module_options[i].key);

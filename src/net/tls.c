@@ -2,6 +2,7 @@
  * or later, no compression, no renegotiation), SNI selection, and channel
  * binding data for SCRAM-PLUS. */
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,12 @@ static int on_sni(SSL *ssl, int *alert, void *arg)
     return SSL_TLSEXT_ERR_OK;
 }
 
+static int accept_any_client_cert(int preverify_ok, X509_STORE_CTX *x)
+{
+    (void)preverify_ok, (void)x;
+    return 1; /* the result stays in SSL_get_verify_result() */
+}
+
 static SSL_CTX *make_ctx(const struct config *cfg, const struct host_config *h, char *err,
                          size_t errlen)
 {
@@ -77,6 +84,19 @@ static SSL_CTX *make_ctx(const struct config *cfg, const struct host_config *h, 
         snprintf(err, errlen, "host %s: key %s does not match certificate %s", h->domain, h->key,
                  h->certificate);
         goto fail;
+    }
+    if (cfg->client_ca) {
+        /* XEP-0178: ask for a client certificate, never require one (the
+         * client may use SCRAM); the verdict is read at SASL EXTERNAL. */
+        if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1) {
+            snprintf(err, errlen, "c2s.client_ca: cannot load %s: %s", cfg->client_ca,
+                     ERR_reason_error_string(ERR_get_error()));
+            goto fail;
+        }
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->client_ca);
+        if (names)
+            SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_client_cert);
     }
     SSL_CTX_set_tlsext_servername_callback(ctx, on_sni);
     /* Resumption through stateless tickets only: a server-side session
@@ -162,3 +182,36 @@ size_t tls_unique(SSL *ssl, unsigned char *out, size_t max)
 }
 
 const char *tls_sni(SSL *ssl) { return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name); }
+
+/* id-on-xmppAddr (RFC 6120 §13.7.1.4) */
+#define OID_XMPP_ADDR "1.3.6.1.5.5.7.8.5"
+
+int tls_client_xmpp_addrs(SSL *ssl, char addrs[][1024], int max)
+{
+    if (SSL_get_verify_result(ssl) != X509_V_OK)
+        return -1;
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    if (!cert)
+        return -1;
+    int n = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    ASN1_OBJECT *xmpp = OBJ_txt2obj(OID_XMPP_ADDR, 1);
+    for (int i = 0; names && xmpp && i < sk_GENERAL_NAME_num(names) && n < max; i++) {
+        GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        if (gn->type != GEN_OTHERNAME || OBJ_cmp(gn->d.otherName->type_id, xmpp) != 0)
+            continue;
+        ASN1_TYPE *v = gn->d.otherName->value;
+        if (!v || v->type != V_ASN1_UTF8STRING)
+            continue;
+        int len = ASN1_STRING_length(v->value.utf8string);
+        if (len <= 0 || len >= 1024)
+            continue;
+        memcpy(addrs[n], ASN1_STRING_get0_data(v->value.utf8string), (size_t)len);
+        addrs[n][len] = '\0';
+        n++;
+    }
+    ASN1_OBJECT_free(xmpp);
+    GENERAL_NAMES_free(names);
+    X509_free(cert);
+    return n;
+}

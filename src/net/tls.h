@@ -16,6 +16,10 @@ void tls_unload(void);
 int tls_exporter(SSL *ssl, unsigned char out[32]);
 /* RFC 5929 tls-unique (see tls.c for TLS 1.3); returns length or 0. */
 size_t tls_unique(SSL *ssl, unsigned char *out, size_t max);
+/* XEP-0178: the xmppAddr identities in the client's certificate, if it sent
+ * one that verified against c2s.client_ca. Returns how many were written
+ * (0 when the certificate has none), or -1 without a valid certificate. */
+int tls_client_xmpp_addrs(SSL *ssl, char addrs[][1024], int max);
 /* The server name the client asked for (SNI), or NULL. */
 const char *tls_sni(SSL *ssl);
 

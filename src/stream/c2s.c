@@ -91,6 +91,28 @@ static void send_header(struct c2s *c, const char *from)
 
 static void add_stream_feature(const char *xml, void *ud) { buf_adds(ud, xml); }
 
+#define MAX_CERT_IDS 8
+
+/* XEP-0178: the client certificate's xmppAddr identities that are
+ * accounts of this host (bare JIDs). Returns how many; ids may be NULL. */
+static int external_identities(struct c2s *c, char (*ids)[1024])
+{
+    if (!cfg->client_ca || !c->conn.ssl || !sasl_mech_supported("EXTERNAL"))
+        return 0;
+    char addrs[MAX_CERT_IDS][1024];
+    int n = tls_client_xmpp_addrs(c->conn.ssl, addrs, MAX_CERT_IDS), found = 0;
+    for (int i = 0; i < n; i++) {
+        struct jid j;
+        if (jid_parse(addrs[i], &j) < 0 || !j.local || j.resource ||
+            strcmp(j.domain, c->s.host->domain) != 0)
+            continue;
+        if (ids)
+            jid_bare(&j, ids[found], 1024);
+        found++;
+    }
+    return found;
+}
+
 static void send_features(struct c2s *c)
 {
     struct buf b;
@@ -116,6 +138,8 @@ static void send_features(struct c2s *c)
                 continue;
             buf_printf(&b, "<mechanism>%s</mechanism>", mechs[i]);
         }
+        if (c->tls && external_identities(c, NULL) > 0)
+            buf_adds(&b, "<mechanism>EXTERNAL</mechanism>");
         buf_adds(&b, "</mechanisms>");
         if (c->tls) {
             /* XEP-0440: which channel-binding types we support */
@@ -455,9 +479,48 @@ static void keys_loaded(void *ud, int err, const struct scram_keys *k)
 }
 
 /* The first client message: find the user, load their keys, then step. */
+/* XEP-0178 §5: the identity is the certificate's only xmppAddr, or the
+ * authzid the client names among several. Fills c->sasl->user. */
+static int external_user(struct c2s *c, const char *authzid, size_t len)
+{
+    char ids[MAX_CERT_IDS][1024];
+    int n = external_identities(c, ids);
+    const char *pick = NULL;
+    char want[JID_STR_MAX];
+    if (len == 0) {
+        if (n == 1)
+            pick = ids[0];
+    } else {
+        struct jid j;
+        char tmp[JID_STR_MAX];
+        if (len >= sizeof tmp)
+            return ALDIS_EPROTO;
+        memcpy(tmp, authzid, len);
+        tmp[len] = '\0';
+        if (jid_parse(tmp, &j) < 0 || j.resource)
+            return ALDIS_EPROTO;
+        jid_bare(&j, want, sizeof want);
+        for (int i = 0; i < n; i++)
+            if (strcmp(ids[i], want) == 0)
+                pick = ids[i];
+    }
+    if (!pick)
+        return ALDIS_EAUTH;
+    const char *at = strchr(pick, '@');
+    snprintf(c->sasl->user, sizeof c->sasl->user, "%.*s", (int)(at - pick), pick);
+    c->sasl->external = true;
+    return 0;
+}
+
 static void sasl_first(struct c2s *c, const char *data, size_t len)
 {
-    if (sasl_peek_authcid(c->sasl->mech, data, len, c->sasl->user, sizeof c->sasl->user) < 0) {
+    if (c->sasl->external || strcmp(c->sasl->mech, "EXTERNAL") == 0) {
+        if (external_user(c, data, len) < 0) {
+            auth_failed(c->conn.peer, NULL);
+            sasl_failure(c, "not-authorized", "the certificate does not name that account");
+            return;
+        }
+    } else if (sasl_peek_authcid(c->sasl->mech, data, len, c->sasl->user, sizeof c->sasl->user) < 0) {
         auth_failed(c->conn.peer, NULL);
         sasl_failure(c, "malformed-request", "cannot find the user name in the request");
         return;
@@ -518,8 +581,10 @@ static void handle_auth(struct c2s *c, struct stanza *st)
         return;
     }
     const char *mech = xml_attr(st->root, "mechanism");
+    bool external = mech && strcmp(mech, "EXTERNAL") == 0;
     bool offered = mech && sasl_mech_supported(mech) &&
-                   (strncmp(mech, "SCRAM-", 6) == 0 || strcmp(mech, "PLAIN") == 0) &&
+                   (strncmp(mech, "SCRAM-", 6) == 0 || strcmp(mech, "PLAIN") == 0 ||
+                    (external && c->tls && external_identities(c, NULL) > 0)) &&
                    (c->tls || !strstr(mech, "-PLUS")) &&
                    (strcmp(mech, "PLAIN") != 0 || (c->tls && cfg->allow_plain));
     if (!offered) {

@@ -71,6 +71,10 @@ static int on_property(Gsasl *g, Gsasl_session *gs, Gsasl_property prop)
         return st->cb_exporter[0] ? gsasl_property_set(gs, prop, st->cb_exporter) : GSASL_NO_CALLBACK;
     case GSASL_CB_TLS_UNIQUE:
         return st->cb_unique[0] ? gsasl_property_set(gs, prop, st->cb_unique) : GSASL_NO_CALLBACK;
+    case GSASL_VALIDATE_EXTERNAL:
+        /* the identity came from a verified certificate and the account
+         * exists (checked before the step, see c2s.c) */
+        return st->have_keys && st->external ? GSASL_OK : GSASL_AUTHENTICATION_ERROR;
     case GSASL_VALIDATE_SIMPLE: {
         const char *authid = gsasl_property_fast(gs, GSASL_AUTHID);
         const char *password = gsasl_property_fast(gs, GSASL_PASSWORD);

@@ -14,6 +14,7 @@ struct sasl_state {
     char mech[32];
     bool sha256;
     bool have_keys;            /* the user exists and keys are loaded */
+    bool external;             /* EXTERNAL: identity taken from the certificate */
     struct scram_keys keys;
     char user[1024];           /* nodeprep'd authcid the keys belong to */
     char cb_exporter[128];      /* base64 tls-exporter, "" when none */

@@ -1,10 +1,10 @@
+#!/usr/bin/python3
 """01-stream-open: the stream header, stream features and the stream errors a
 server must send for a bad opening or bad XML (RFC 6120 §4.7, §4.8, §4.9,
 §11.1 restricted XML). Wire-level, with RawClient."""
 
 import re
 
-import harness
 from harness import NS_STREAMS, NS_TLS, RawClient, Server, TestFailure, run_tests
 
 srv = Server()

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """02-limits: input limits and timeouts (limits.* in aldis.yaml).
 
 Oversized stanzas, too-deep nesting and too many attributes end the stream

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """03-starttls: TLS on client connections.
 
 STARTTLS is offered and mandatory (RFC 6120 §5.3.1, §5.4.2); SASL is not

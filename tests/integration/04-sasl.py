@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """04-sasl: SASL authentication (RFC 6120 §6, RFC 5802 SCRAM, RFC 9266
 tls-exporter, RFC 4616 PLAIN) and failed-login throttling.
 
@@ -9,7 +10,7 @@ import re
 import ssl
 import time
 
-from harness import NS_SASL, RawClient, Server, TestFailure, run_tests, scaled
+from harness import NS_SASL, RawClient, Server, TestFailure, run_tests
 
 # Throttling is per source address and every test here comes from
 # 127.0.0.1: keep it out of the way of the other tests.

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """05-bind: resource binding (RFC 6120 §7), the legacy session IQ (RFC 3921
 §3, kept as optional by RFC 6121 Appendix E), and stanzas sent too early
 (RFC 6120 §4.9.3.12 not-authorized, §7.1)."""
@@ -148,7 +149,7 @@ async def test_bind_twice(srv):
     # succeed with a second JID.
     jid, pw = new_user(srv)
     r, _, _ = authed(srv, jid, pw)
-    first = r.bind("one")
+    r.bind("one")
     r.send("<iq type='set' id='bind-again'><bind xmlns='%s'><resource>two</resource></bind></iq>" % NS_BIND)
     m = r.expect(r"<iq\b[^>]*id=['\"]bind-again['\"].*?</iq>|<iq\b[^>]*id=['\"]bind-again['\"][^>]*/>|<stream:error>")
     text = m.group(0)

@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """06-from-stamping: the server owns the 'from' of what a client sends
 (RFC 6120 §8.1.2.1): it stamps the sender's full JID, and a spoofed 'from'
 is either replaced, refused with a stanza error, or ends the stream with

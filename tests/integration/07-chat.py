@@ -1,8 +1,8 @@
+#!/usr/bin/python3
 """07-chat: the headline acceptance test. Two ordinary XMPP clients
 (slixmpp) log in with SCRAM-SHA-256 over STARTTLS, subscribe to each other
 (RFC 6121 §3), see each other online, and chat both ways (RFC 6121 §5)."""
 
-import asyncio
 
 import harness
 from harness import Server, TestFailure, connect, run_tests, wait_stanza

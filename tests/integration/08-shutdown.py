@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """08-shutdown: SIGTERM closes every stream properly (RFC 6120 §4.4: the
 closing </stream:stream>, optionally after a <system-shutdown/> stream
 error, §4.9.3.21) and the server exits 0; accounts persist across a
