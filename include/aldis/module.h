@@ -21,6 +21,7 @@
 #include "aldis/xml.h"
 
 struct module;
+struct service;
 struct session;
 
 /* A served domain. Immutable after startup (replaced whole on reload). */
@@ -154,8 +155,30 @@ struct module {
     void (*resource_free)(struct account *acct, struct resource *res);
     void (*session_free)(struct session *sess);
     void (*shutdown)(void);
+    /* A module that serves a sub-domain of each host (MUC on
+     * "conference.HOST", PubSub on "pubsub.HOST"...): its default label,
+     * overridable per module with the option `service_domain`, and the
+     * function that receives every stanza addressed to the service. It runs
+     * on worker_owner_of(bare 'to') — one owner per room/node, and the
+     * service domain itself owned by worker_owner_of(domain). Takes no
+     * reference: ref the stanza to keep it. */
+    const char *service_subdomain;
+    void (*service_stanza)(struct service *svc, struct stanza *st, const struct jid *to,
+                           const struct jid *from);
     int index; /* assigned by the registry; do not set */
 };
+
+/* A service domain (e.g. conference.example.org) of one host. Immutable. */
+struct service {
+    const char *domain;
+    struct host *host;
+    struct module *mod;
+};
+
+/* The service serving `domain`, or NULL. */
+struct service *service_find(const char *domain);
+/* Call fn for each service of host h (for disco#items of the host). */
+void services_foreach(const struct host *h, void (*fn)(struct service *svc, void *ud), void *ud);
 
 /* ---- core services for modules --------------------------------------- */
 

@@ -22,6 +22,62 @@ static size_t nmodules;
 static struct host hosts[CONFIG_MAX_HOSTS];
 static size_t nhosts;
 static int64_t started_at;
+static struct service *services;
+static size_t nservices;
+
+struct service *service_find(const char *domain)
+{
+    if (!domain)
+        return NULL;
+    for (size_t i = 0; i < nservices; i++)
+        if (strcmp(services[i].domain, domain) == 0)
+            return &services[i];
+    return NULL;
+}
+
+void services_foreach(const struct host *h, void (*fn)(struct service *, void *), void *ud)
+{
+    for (size_t i = 0; i < nservices; i++)
+        if (!h || services[i].host == h)
+            fn(&services[i], ud);
+}
+
+static void services_free(void)
+{
+    for (size_t i = 0; i < nservices; i++)
+        free((char *)services[i].domain);
+    free(services);
+    services = NULL;
+    nservices = 0;
+}
+
+/* One service per (host, enabled module with a service_subdomain). */
+static int services_build(const struct config *cfg, char *err, size_t errlen)
+{
+    services_free();
+    for (size_t h = 0; h < nhosts; h++)
+        for (size_t i = 0; i < nmodules; i++) {
+            struct module *m = modules_builtin[i];
+            if (!m->service_subdomain || !m->service_stanza || !hosts[h].enabled[i])
+                continue;
+            const char *label = config_module_str(cfg, m->name, "service_domain", NULL);
+            char domain[JID_PART_MAX + 1], prepped[JID_PART_MAX + 1];
+            if (label)
+                snprintf(domain, sizeof domain, "%s", label);
+            else
+                snprintf(domain, sizeof domain, "%s.%s", m->service_subdomain, hosts[h].domain);
+            if (jid_domainprep(domain, prepped) < 0 || host_find(prepped) || service_find(prepped)) {
+                snprintf(err, errlen, "%s: module %s: service domain '%s' is invalid or already "
+                         "used (set modules.%s.service_domain)", cfg->path, m->name, domain, m->name);
+                return ALDIS_ECONFIG;
+            }
+            struct service *n = realloc(services, (nservices + 1) * sizeof *n);
+            ALDIS_ASSERT(n != NULL);
+            services = n;
+            services[nservices++] = (struct service){strdup(prepped), &hosts[h], m};
+        }
+    return 0;
+}
 
 int64_t server_start_time(void) { return started_at; }
 
@@ -118,6 +174,8 @@ int modules_start(const struct config *cfg, char *err, size_t errlen)
         if (nhooks[e] > 1)
             qsort(hooks[e], nhooks[e], sizeof *hooks[e], cmp_hook);
 
+    if (services_build(cfg, err, errlen) < 0)
+        return ALDIS_ECONFIG;
     for (size_t i = 0; i < nmodules; i++) {
         struct module *m = modules_builtin[i];
         if (m->init && m->init(cfg, err, errlen) < 0) {
@@ -131,6 +189,7 @@ int modules_start(const struct config *cfg, char *err, size_t errlen)
 
 void modules_stop(void)
 {
+    services_free();
     for (size_t i = 0; i < nmodules; i++)
         if (modules_builtin[i]->shutdown)
             modules_builtin[i]->shutdown();

@@ -136,11 +136,48 @@ static void on_owner(struct worker *w, void *arg)
     account_with(m->host, m->bare, account_dispatch, m);
 }
 
+struct to_service {
+    struct stanza *st;
+    struct service *svc;
+    char to[];
+};
+
+static void on_service_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct to_service *m = arg;
+    struct jid to, from;
+    const char *f = stanza_from(m->st);
+    if (jid_parse(m->to, &to) == 0 && jid_parse(f ? f : m->svc->host->domain, &from) == 0)
+        m->svc->mod->service_stanza(m->svc, m->st, &to, &from);
+    stanza_unref(m->st);
+    free(m);
+}
+
+static void route_to_service(struct stanza *st, struct service *svc, const struct jid *to)
+{
+    char full[JID_STR_MAX], bare[JID_STR_MAX];
+    jid_full(to, full, sizeof full);
+    jid_bare(to, bare, sizeof bare);
+    size_t len = strlen(full) + 1;
+    struct to_service *m = malloc(sizeof *m + len);
+    ALDIS_ASSERT(m != NULL);
+    m->st = st;
+    m->svc = svc;
+    memcpy(m->to, full, len);
+    worker_post(worker_owner_of(bare), on_service_owner, m);
+}
+
 void router_route_to(struct stanza *st, const struct jid *to)
 {
     stanza_freeze(st);
     struct host *h = host_find(to->domain);
     if (!h) {
+        struct service *svc = service_find(to->domain);
+        if (svc) {
+            route_to_service(st, svc, to);
+            return;
+        }
         /* RFC 6120 §10.4.3: no route to a domain we do not serve (S2S is a
          * later milestone): remote-server-not-found for message and IQ. */
         if (strcmp(stanza_name(st), "presence") != 0)

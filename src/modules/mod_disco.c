@@ -62,15 +62,27 @@ static int disco_host_info(struct iq_ctx *ctx)
     return 0;
 }
 
-/* XEP-0030 §4.1: the host's items. None yet (components, rooms and
- * services will add theirs); an entity without items returns an empty
- * <query/>, not an error (§7). */
+struct service_items {
+    struct stanza *reply;
+    struct xml_node *query;
+};
+
+static void disco_service_item(struct service *svc, void *ud)
+{
+    struct service_items *si = ud;
+    struct xml_node *item = xml_add_child(si->reply, si->query, "item", NULL);
+    xml_set_attr(si->reply, item, "jid", svc->domain);
+}
+
+/* XEP-0030 §4.1: the host's items are its services (rooms, PubSub...);
+ * an entity without items returns an empty <query/>, not an error (§7). */
 static int disco_host_items(struct iq_ctx *ctx)
 {
     if (xml_attr(ctx->payload, "node"))
         return disco_error(ctx, "cancel", "item-not-found");
     struct stanza *reply = stanza_iq_result(ctx->iq);
-    xml_add_child(reply, reply->root, "query", NS_DISCO_ITEMS);
+    struct service_items si = {reply, xml_add_child(reply, reply->root, "query", NS_DISCO_ITEMS)};
+    services_foreach(ctx->host, disco_service_item, &si);
     router_route(reply);
     return 0;
 }
