@@ -165,6 +165,9 @@ struct module {
     const char *service_subdomain;
     void (*service_stanza)(struct service *svc, struct stanza *st, const struct jid *to,
                            const struct jid *from);
+    /* Extra disco#info identities of a bare JID, as "category/type"
+     * strings (e.g. "pubsub/pep", XEP-0163 §6.1); NULL when none. */
+    const char *const *account_identities;
     int index; /* assigned by the registry; do not set */
 };
 
@@ -219,5 +222,7 @@ void session_post(int worker, uint64_t session_id,
 void modules_host_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
 void modules_account_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
 void modules_stream_features(const struct host *h, void (*each)(const char *xml, void *ud), void *ud);
+/* The account_identities of the host's modules ("category/type"). */
+void modules_account_identities(const struct host *h, void (*each)(const char *identity, void *ud), void *ud);
 
 #endif

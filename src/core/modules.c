@@ -233,7 +233,7 @@ const struct iq_handler *iq_handler_find(const struct host *h, enum iq_target ta
     return NULL;
 }
 
-enum feature_kind { FEATURES_HOST, FEATURES_ACCOUNT, FEATURES_STREAM };
+enum feature_kind { FEATURES_HOST, FEATURES_ACCOUNT, FEATURES_STREAM, IDENTITIES_ACCOUNT };
 
 static void features_of(const struct host *h, enum feature_kind kind,
                         void (*each)(const char *feature, void *ud), void *ud)
@@ -242,9 +242,10 @@ static void features_of(const struct host *h, enum feature_kind kind,
         struct module *m = modules_builtin[i];
         if (h && !h->enabled[m->index])
             continue;
-        const char *const *f = kind == FEATURES_ACCOUNT ? m->account_features
-                               : kind == FEATURES_STREAM ? m->stream_features
-                                                         : m->host_features;
+        const char *const *f = kind == FEATURES_ACCOUNT     ? m->account_features
+                               : kind == FEATURES_STREAM    ? m->stream_features
+                               : kind == IDENTITIES_ACCOUNT ? m->account_identities
+                                                            : m->host_features;
         for (; f && *f; f++)
             each(*f, ud);
     }
@@ -263,4 +264,9 @@ void modules_account_features(const struct host *h, void (*each)(const char *, v
 void modules_stream_features(const struct host *h, void (*each)(const char *, void *), void *ud)
 {
     features_of(h, FEATURES_STREAM, each, ud);
+}
+
+void modules_account_identities(const struct host *h, void (*each)(const char *, void *), void *ud)
+{
+    features_of(h, IDENTITIES_ACCOUNT, each, ud);
 }

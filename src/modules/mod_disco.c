@@ -3,6 +3,7 @@
  * enabled on the host (its host_features / account_features rows); this
  * module only assembles them. disco#info to a full JID goes to the client
  * (the core delivers it), so it never reaches us. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "aldis/error.h"
@@ -39,6 +40,77 @@ static void disco_feature_add(const char *feature, void *ud)
     xml_set_attr(f->reply, el, "var", feature);
 }
 
+/* Add one <identity/> from a module's "category/type" string (e.g.
+ * "pubsub/pep" for XEP-0163 §6.1). */
+static void disco_identity_add(const char *identity, void *ud)
+{
+    struct disco_features *f = ud;
+    const char *slash = strchr(identity, '/');
+    char category[64];
+    if (!slash || (size_t)(slash - identity) >= sizeof category)
+        return;
+    memcpy(category, identity, (size_t)(slash - identity));
+    category[slash - identity] = '\0';
+    struct xml_node *el = xml_add_child(f->reply, f->query, "identity", NS_DISCO_INFO);
+    xml_set_attr(f->reply, el, "category", category);
+    xml_set_attr(f->reply, el, "type", slash + 1);
+}
+
+/* XEP-0157 contact addresses, published as XEP-0128 extended information
+ * in the host's disco#info. Options modules.disco.<field>: a URI or a list
+ * of URIs (mailto:, xmpp:, https:). Read once at startup. */
+static const char *const contact_fields[] = {
+    "abuse-addresses",    "admin-addresses",   "feedback-addresses", "sales-addresses",
+    "security-addresses", "support-addresses", "status-addresses",   NULL};
+static const char *contact_values[sizeof contact_fields / sizeof *contact_fields];
+static bool have_contacts;
+
+static int disco_init(const struct config *cfg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    have_contacts = false;
+    for (size_t i = 0; contact_fields[i]; i++) {
+        contact_values[i] = config_module_str(cfg, "disco", contact_fields[i], NULL);
+        have_contacts |= contact_values[i] != NULL;
+    }
+    return 0;
+}
+
+static void disco_add_contacts(struct stanza *reply, struct xml_node *query)
+{
+    if (!have_contacts)
+        return;
+    struct xml_node *x = xml_add_child(reply, query, "x", "jabber:x:data");
+    xml_set_attr(reply, x, "type", "result");
+    struct xml_node *f = xml_add_child(reply, x, "field", NULL);
+    xml_set_attr(reply, f, "var", "FORM_TYPE");
+    xml_set_attr(reply, f, "type", "hidden");
+    struct xml_node *v = xml_add_child(reply, f, "value", NULL);
+    static const char form_type[] = "http://jabber.org/network/serverinfo";
+    xml_add_text(reply, v, form_type, sizeof form_type - 1);
+    for (size_t i = 0; contact_fields[i]; i++) {
+        if (!contact_values[i])
+            continue;
+        f = xml_add_child(reply, x, "field", NULL);
+        xml_set_attr(reply, f, "var", contact_fields[i]);
+        /* a YAML list arrives newline-separated; commas separate too */
+        const char *p = contact_values[i];
+        while (*p) {
+            size_t n = strcspn(p, "\n,");
+            size_t start = 0;
+            while (start < n && p[start] == ' ')
+                start++;
+            if (n > start) {
+                v = xml_add_child(reply, f, "value", NULL);
+                xml_add_text(reply, v, p + start, n - start);
+            }
+            p += n;
+            if (*p)
+                p++;
+        }
+    }
+}
+
 static int disco_error(struct iq_ctx *ctx, const char *type, const char *condition)
 {
     router_route(stanza_error_reply(ctx->iq, type, condition, NULL));
@@ -58,6 +130,7 @@ static int disco_host_info(struct iq_ctx *ctx)
     xml_set_attr(f.reply, id, "type", "im");
     xml_set_attr(f.reply, id, "name", "Aldis");
     modules_host_features(ctx->host, disco_feature_add, &f);
+    disco_add_contacts(f.reply, f.query);
     router_route(f.reply);
     return 0;
 }
@@ -117,6 +190,7 @@ static int disco_account_info(struct iq_ctx *ctx)
     struct xml_node *id = xml_add_child(f.reply, f.query, "identity", NS_DISCO_INFO);
     xml_set_attr(f.reply, id, "category", "account");
     xml_set_attr(f.reply, id, "type", "registered");
+    modules_account_identities(ctx->host, disco_identity_add, &f);
     modules_account_features(ctx->host, disco_feature_add, &f);
     router_route(f.reply);
     return 0;
@@ -152,6 +226,7 @@ static const struct hook_row disco_hooks[] = {{0}};
 
 struct module mod_disco = {
     .name = "disco",
+    .init = disco_init,
     .host_features = disco_host_features,
     .account_features = disco_account_features,
     .iq_handlers = disco_iq,
