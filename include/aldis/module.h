@@ -43,7 +43,7 @@ struct resource {
     bool interested;     /* requested the roster (RFC 6121 §2.1.6) */
     struct stanza *presence; /* last broadcast presence (frozen) or NULL */
     struct resource *next;
-    void *data[CONFIG_MAX_MODULES];
+    void **data; /* per-module state, by module index (modules_count slots) */
 };
 
 /* Per bare JID state, owned by worker_owner_of(bare). */
@@ -53,7 +53,7 @@ struct account {
     struct host *host;
     bool exists; /* the user is registered */
     struct resource *resources;
-    void *data[CONFIG_MAX_MODULES]; /* per-module state, by module index */
+    void **data; /* per-module state, by module index (modules_count slots) */
     /* core-private fields follow in the core's own struct */
 };
 
@@ -107,6 +107,18 @@ enum hook_event {
                                  (e.g. XEP-0198 <r/>, XEP-0352 <active/>)
                                  from a bound client; unclaimed ones end the
                                  stream with unsupported-stanza-type */
+    /* owner worker (added after the first version; raised by mod_message,
+     * not by the core) */
+    HOOK_MESSAGE_DELIVERED,   /* mod_message has applied RFC 6121 §8.5 to a
+                                 message for an existing account and it was
+                                 taken: ctx.res is the resource that got it
+                                 when a full JID matched; NULL when the
+                                 bare-JID rules chose the resources
+                                 (message_bare_recipient() in
+                                 src/modules/message.h tells which: maybe
+                                 none, when offline storage took it).
+                                 ctx.st is read-only here. For XEP-0280
+                                 received carbons. */
     HOOK_COUNT
 };
 

@@ -97,6 +97,8 @@ void account_with(struct host *h, const char *bare, void (*fn)(struct account *,
     }
     ac = calloc(1, sizeof *ac);
     ALDIS_ASSERT(ac != NULL);
+    ac->pub.data = calloc(modules_count() ? modules_count() : 1, sizeof *ac->pub.data);
+    ALDIS_ASSERT(ac->pub.data != NULL);
     ac->pub.bare = strdup(bare);
     const char *at = strchr(bare, '@');
     ac->pub.user = strndup(bare, at ? (size_t)(at - bare) : 0);
@@ -130,6 +132,8 @@ struct resource *account_resource_add(struct account *acct, const char *name, in
 {
     struct resource *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
+    r->data = calloc(modules_count() ? modules_count() : 1, sizeof *r->data);
+    ALDIS_ASSERT(r->data != NULL);
     r->name = strdup(name);
     size_t len = strlen(acct->bare) + strlen(name) + 2;
     r->full = malloc(len);
@@ -161,6 +165,7 @@ void account_resource_remove(struct account *acct, struct resource *res)
     stanza_unref(res->presence);
     free(res->name);
     free(res->full);
+    free(res->data);
     free(res);
     ((struct account_core *)acct)->idle_since = uv_now(worker_loop(worker_current()));
 }
@@ -178,6 +183,7 @@ static void account_free(struct account_core *ac)
         stanza_unref(r->presence);
         free(r->name);
         free(r->full);
+        free(r->data);
         free(r);
     }
     for (size_t i = 0; i < modules_count(); i++) {
@@ -187,6 +193,7 @@ static void account_free(struct account_core *ac)
     }
     free(ac->pub.bare);
     free(ac->pub.user);
+    free(ac->pub.data);
     free(ac);
 }
 

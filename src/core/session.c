@@ -24,6 +24,8 @@ static struct map *sessions(void) { return &worker_state(worker_current())->sess
 void session_register(struct session *s, const struct session_ops *ops)
 {
     s->id = atomic_fetch_add(&next_session_id, 1);
+    s->data = calloc(modules_count() ? modules_count() : 1, sizeof *s->data);
+    ALDIS_ASSERT(s->data != NULL);
     s->worker = worker_id(worker_current());
     s->ops = ops;
     map_iput(sessions(), s->id, s);
@@ -91,8 +93,10 @@ void session_unregister(struct session *s)
     free(s->jid);
     free(s->bare);
     free(s->full);
+    free(s->data);
     s->jid = NULL;
     s->bare = s->full = NULL;
+    s->data = NULL;
     map_idel(sessions(), s->id);
     atomic_fetch_sub(&alive, 1);
 }

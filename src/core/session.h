@@ -26,10 +26,11 @@ struct session {
     struct jid *jid; /* full JID once bound (a compact jid_dup copy), else NULL */
     char *bare;      /* "user@host" once authenticated, else NULL */
     char *full;      /* the full JID as a string once bound, else NULL */
-    void *data[CONFIG_MAX_MODULES];
+    void **data; /* per-module state, by module index */
 };
 
-/* Register a new session on the current worker (assigns id). */
+/* Register a new session on the current worker (assigns id, allocates the
+ * per-module data slots). */
 void session_register(struct session *s, const struct session_ops *ops);
 /* Forget it (run HOOK_SESSION_CLOSED, module session_free, unbind at the
  * owner if bound) and free bare/full/jid. Call once, when the transport is
