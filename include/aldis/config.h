@@ -55,6 +55,8 @@ struct config {
     bool require_encryption;   /* STARTTLS before auth (default true) */
     bool allow_plain;          /* SASL PLAIN over TLS (default true) */
     char *client_ca;           /* CAs for client certificates (SASL EXTERNAL), NULL = off */
+    unsigned sm_resume_timeout; /* XEP-0198: seconds a lost session waits (0 = no resumption) */
+    unsigned sm_max_queue;      /* XEP-0198: unacknowledged stanzas kept per session */
     char *tls_min_version;     /* "1.2" or "1.3" */
     char *tls_ciphers;         /* OpenSSL cipher list for TLS 1.2, NULL = default */
 

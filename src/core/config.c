@@ -318,6 +318,8 @@ static const struct opt_row c2s_rows[] = {
     {"require_encryption", OPT_BOOL, CFG(require_encryption), 0, 0, NULL},
     {"allow_plain", OPT_BOOL, CFG(allow_plain), 0, 0, NULL},
     {"client_ca", OPT_PATH, CFG(client_ca), 0, 0, NULL},
+    {"sm_resume_timeout", OPT_UINT, CFG(sm_resume_timeout), 0, 86400, NULL},
+    {"sm_max_queue", OPT_UINT, CFG(sm_max_queue), 10, 100000, NULL},
     {"max_sessions_per_user", OPT_UINT, CFG(max_sessions_per_user), 1, 10000, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -724,6 +726,8 @@ static void defaults_set(struct config *c)
     c->store_path = path_resolve(c, DEF_STORE_PATH);
     c->require_encryption = true;
     c->allow_plain = true;
+    c->sm_resume_timeout = 300;
+    c->sm_max_queue = 1000;
     c->tls_min_version = xstrdup(DEF_TLS_MIN);
     c->tls_ciphers = NULL;
     c->max_stanza_size = DEF_MAX_STANZA_SIZE;

@@ -70,6 +70,23 @@ static void unbind_on_owner(struct worker *w, void *arg)
     account_with(m->host, m->bare, unbind_on_account, m);
 }
 
+static void post_unbind(struct host *host, const char *bare, const char *resource, uint64_t sid)
+{
+    size_t len = strlen(bare) + 1;
+    struct unbind_msg *m = malloc(sizeof *m + len);
+    ALDIS_ASSERT(m != NULL);
+    m->host = host;
+    m->sid = sid;
+    snprintf(m->resource, sizeof m->resource, "%s", resource);
+    memcpy(m->bare, bare, len);
+    worker_post(worker_owner_of(bare), unbind_on_owner, m);
+}
+
+void session_unbind_orphan(struct host *host, const char *bare, const char *resource, uint64_t sid)
+{
+    post_unbind(host, bare, resource, sid);
+}
+
 void session_unregister(struct session *s)
 {
     struct hook_ctx hc = {.host = s->host, .sess = s};
@@ -80,14 +97,7 @@ void session_unregister(struct session *s)
             m->session_free(s);
     }
     if (s->bound) {
-        size_t len = strlen(s->bare) + 1;
-        struct unbind_msg *m = malloc(sizeof *m + len);
-        ALDIS_ASSERT(m != NULL);
-        m->host = s->host;
-        m->sid = s->id;
-        snprintf(m->resource, sizeof m->resource, "%s", s->jid->resource);
-        memcpy(m->bare, s->bare, len);
-        worker_post(worker_owner_of(s->bare), unbind_on_owner, m);
+        post_unbind(s->host, s->bare, s->jid->resource, s->id);
         s->bound = false;
     }
     free(s->jid);
@@ -108,6 +118,69 @@ struct deliver_msg {
     struct stanza *st;
 };
 
+/* Sessions that moved to another worker (XEP-0198 resumption on a
+ * connection accepted elsewhere): deliveries still addressed here are
+ * passed on for a while, until the owner knows the new place. */
+#define FORWARD_KEEP_MS 120000
+
+struct forward {
+    int worker;
+    uint64_t since;
+};
+
+#define forwards (worker_state(worker_current())->forwards)
+
+static void forwards_purge(uint64_t now)
+{
+    void *v;
+    uint64_t id;
+    for (size_t it = 0; map_inext(&forwards, &it, &id, &v);) {
+        struct forward *f = v;
+        if (now - f->since > FORWARD_KEEP_MS) {
+            map_idel(&forwards, id);
+            free(f);
+        }
+    }
+}
+
+void session_forget(struct session *s, int forward_to)
+{
+    uv_loop_t *loop = worker_loop(worker_current());
+    forwards_purge(uv_now(loop));
+    struct forward *f = malloc(sizeof *f);
+    ALDIS_ASSERT(f != NULL);
+    f->worker = forward_to;
+    f->since = uv_now(loop);
+    free(map_iget(&forwards, s->id));
+    map_iput(&forwards, s->id, f);
+    map_idel(sessions(), s->id);
+    atomic_fetch_sub(&alive, 1);
+}
+
+int session_forwarded_to(uint64_t id)
+{
+    struct forward *f = map_iget(&forwards, id);
+    return f ? f->worker : -1;
+}
+
+void session_adopt_id(struct session *s, uint64_t id)
+{
+    map_idel(sessions(), s->id);
+    s->id = id;
+    map_iput(sessions(), id, s);
+    struct forward *f = map_idel(&forwards, id);
+    free(f);
+}
+
+void sessions_forwards_free(void)
+{
+    void *v;
+    for (size_t it = 0; map_inext(&forwards, &it, NULL, &v);)
+        free(v);
+    map_free(&forwards);
+    map_init(&forwards, 1);
+}
+
 static void deliver_on_worker(struct worker *w, void *arg)
 {
     (void)w;
@@ -117,6 +190,19 @@ static void deliver_on_worker(struct worker *w, void *arg)
         struct hook_ctx hc = {.host = s->host, .sess = s, .st = m->st};
         if (hooks_run(HOOK_SESSION_DELIVER, &hc) != HOOK_DONE)
             s->ops->deliver(s, m->st);
+    } else {
+        struct forward *f = map_iget(&forwards, m->sid);
+        if (f) {
+            worker_post(f->worker, deliver_on_worker, m);
+            return;
+        }
+        /* The session ended after the owner chose it (its unbind was posted
+         * from here first, so the owner no longer has the resource): route
+         * the stanza again, so a message goes to another resource or to
+         * offline storage per RFC 6121 §8.5 instead of being lost. */
+        const char *type = stanza_type(m->st);
+        if (strcmp(stanza_name(m->st), "message") == 0 && !(type && strcmp(type, "error") == 0))
+            router_route(stanza_ref(m->st));
     }
     stanza_unref(m->st);
     free(m);
@@ -157,6 +243,45 @@ void session_post(int worker, uint64_t sid, void (*fn)(struct session *, void *)
     ALDIS_ASSERT(m != NULL);
     *m = (struct post_msg){sid, fn, arg, free_arg};
     worker_post(worker, post_on_worker, m);
+}
+
+/* ---- moving a bound session to another worker ---- */
+
+struct move_msg {
+    struct host *host;
+    uint64_t sid;
+    int worker;
+    char resource[JID_PART_MAX + 1];
+    char bare[];
+};
+
+static void move_on_account(struct account *acct, void *arg)
+{
+    struct move_msg *m = arg;
+    struct resource *r = account_resource(acct, m->resource);
+    if (r && r->session_id == m->sid)
+        r->worker = m->worker;
+    free(m);
+}
+
+static void move_on_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct move_msg *m = arg;
+    account_with(m->host, m->bare, move_on_account, m);
+}
+
+void session_moved(struct session *s)
+{
+    size_t len = strlen(s->bare) + 1;
+    struct move_msg *m = malloc(sizeof *m + len);
+    ALDIS_ASSERT(m != NULL);
+    m->host = s->host;
+    m->sid = s->id;
+    m->worker = s->worker;
+    snprintf(m->resource, sizeof m->resource, "%s", s->jid->resource);
+    memcpy(m->bare, s->bare, len);
+    worker_post(worker_owner_of(s->bare), move_on_owner, m);
 }
 
 /* ---- binding ---- */

@@ -47,6 +47,21 @@ void session_deliver_post(int worker, uint64_t id, struct stanza *st);
  * worker if the session still exists. */
 void session_bind(struct session *s, const char *resource,
                   void (*done)(struct session *s, int err, const char *condition));
+/* XEP-0198 resumption across workers. session_forget: this worker drops
+ * the session without unbinding it (its state moves to forward_to, where
+ * deliveries still arriving here are sent for a while). session_adopt_id:
+ * the session on the new worker takes over the old id. session_moved:
+ * tell the owner the resource's session now lives on s->worker. */
+void session_forget(struct session *s, int forward_to);
+void session_adopt_id(struct session *s, uint64_t id);
+void session_moved(struct session *s);
+/* The worker a forgotten session moved to, or -1. */
+int session_forwarded_to(uint64_t id);
+/* Unbind a resource whose session object is gone (a resumption whose new
+ * connection vanished mid-way). */
+void session_unbind_orphan(struct host *host, const char *bare, const char *resource, uint64_t sid);
+/* Free this worker's forwarding entries (shutdown). */
+void sessions_forwards_free(void);
 /* Route a stanza from a bound session (from already stamped; takes ref). */
 void session_route(struct session *s, struct stanza *st);
 

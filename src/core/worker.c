@@ -124,6 +124,7 @@ int worker_start_all(int n, void (*init)(struct worker *w))
         w->wake.data = w;
         map_init(&w->state.sessions, 1);
         map_init(&w->state.accounts, 0);
+        map_init(&w->state.forwards, 1);
     }
     for (int i = 0; i < n; i++)
         if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
@@ -185,6 +186,7 @@ void worker_finish(void (*cleanup)(struct worker *w))
         pthread_mutex_destroy(&w->lock);
         map_free(&w->state.sessions);
         map_free(&w->state.accounts);
+        map_free(&w->state.forwards);
     }
     current = NULL;
     pthread_barrier_destroy(&ready_barrier);

@@ -9,6 +9,7 @@
 struct worker_state {
     struct map sessions; /* session id -> struct session* (this worker's) */
     struct map accounts; /* bare JID -> struct account_core* (owned here) */
+    struct map forwards; /* moved session id -> struct forward* (core/session.c) */
     uv_prepare_t flush;  /* flushes connections written during this turn */
     uv_timer_t sweep;    /* periodic: unload idle accounts */
     struct conn *dirty;  /* connections with pending output */

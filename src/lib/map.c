@@ -149,3 +149,19 @@ int map_next(const struct map *m, size_t *iter, const char **skey, void **value)
     }
     return 0;
 }
+
+int map_inext(const struct map *m, size_t *iter, uint64_t *ikey, void **value)
+{
+    for (; *iter < m->cap; (*iter)++) {
+        struct map_slot *s = &m->slots[*iter];
+        if (s->state != 1)
+            continue;
+        if (ikey)
+            *ikey = s->ikey;
+        if (value)
+            *value = s->value;
+        (*iter)++;
+        return 1;
+    }
+    return 0;
+}

@@ -31,6 +31,8 @@ void *map_idel(struct map *m, uint64_t key);
 /* Iterate: for (size_t i = 0; map_next(m, &i, &key, &val);) ... ; removal
  * during iteration is allowed (map_del of the current key). */
 int map_next(const struct map *m, size_t *iter, const char **skey, void **value);
+/* The same for integer maps. */
+int map_inext(const struct map *m, size_t *iter, uint64_t *ikey, void **value);
 uint64_t map_hash_str(const char *s);
 
 #endif

@@ -4,6 +4,7 @@
  * Owns the connection, the parser, the SASL state and the session's timers
  * (handshake timeout; idle ping per XEP-0199 then connection-timeout). */
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,27 @@ enum c2s_state {
     C2S_OPEN,        /* features sent; STARTTLS / SASL / bind expected */
     C2S_SASL,        /* a SASL exchange is running */
     C2S_BOUND,       /* resource bound: stanzas flow */
+    C2S_RESUMING,    /* XEP-0198 <resume/> sent to the session's worker */
+    C2S_DETACHED,    /* XEP-0198: connection lost, session waits to be resumed */
     C2S_CLOSING,
+};
+
+#define NS_SM "urn:xmpp:sm:3"
+#define SM_REQUEST_EVERY 5 /* ask the client for an ack after this many stanzas */
+
+/* XEP-0198 state. Sequence numbers are mod 2^32; the queue holds the
+ * stanzas numbered h_out - qlen + 1 .. h_out, oldest first. */
+struct sm {
+    bool enabled;
+    bool resumable;
+    bool no_resume; /* the stream ended deliberately: nothing to resume */
+    bool moved;     /* the session went to a resumed connection */
+    uint32_t h_in;  /* stanzas received from the client */
+    uint32_t h_out; /* stanzas sent (or queued while detached) */
+    struct stanza **q;
+    size_t qhead, qlen, qcap;
+    uint64_t token;
+    unsigned unrequested;
 };
 
 struct c2s {
@@ -47,6 +68,7 @@ struct c2s {
     char lang[36];
     struct sasl_state *sasl; /* only while authenticating */
     struct buf sasl_in; /* client message waiting for the keys */
+    struct sm sm;
     uv_timer_t timer;
 };
 
@@ -55,6 +77,10 @@ static const struct config *cfg;
 void c2s_configure(const struct config *c) { cfg = c; }
 
 static void c2s_close(struct c2s *c, const char *condition, const char *text);
+static void sm_push(struct c2s *c, struct stanza *st);
+static struct stanza *sm_pop(struct c2s *c);
+static void sm_reroute(struct c2s *c);
+static void on_timer(uv_timer_t *t);
 
 /* ---- output ---- */
 
@@ -151,6 +177,7 @@ static void send_features(struct c2s *c)
     if (c->authed) {
         buf_adds(&b, "<bind xmlns='" NS_BIND "'/>"
                      "<session xmlns='" NS_SESSION "'><optional/></session>");
+        buf_adds(&b, "<sm xmlns='" NS_SM "'/>");
         modules_stream_features(c->s.host, add_stream_feature, &b);
     }
     buf_adds(&b, "</stream:features>");
@@ -198,6 +225,9 @@ static void c2s_free_if_done(struct c2s *c)
     xml_stream_free(c->xs);
     sasl_release(c);
     buf_free(&c->sasl_in);
+    for (struct stanza *st; (st = sm_pop(c));)
+        stanza_unref(st);
+    free(c->sm.q);
     free(c);
 }
 
@@ -206,11 +236,29 @@ static void on_timer_closed(uv_handle_t *h) { c2s_free_if_done(h->data); }
 static void on_conn_closed(struct conn *conn)
 {
     struct c2s *c = conn->ud;
+    if (c->sm.moved) {
+        /* the session now lives on a resumed connection */
+        if (!uv_is_closing((uv_handle_t *)&c->timer))
+            uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+        c2s_free_if_done(c);
+        return;
+    }
+    if (c->s.bound && c->sm.resumable && !c->sm.no_resume && c->state != C2S_CLOSING) {
+        /* XEP-0198 §5: keep the session for a resumption */
+        c->state = C2S_DETACHED;
+        log_info("c2s", "%s: connection lost, %s resumable for %u s (%zu unacked)", conn->peer,
+                 c->s.full, cfg->sm_resume_timeout, c->sm.qlen);
+        uv_timer_start(&c->timer, on_timer, (uint64_t)cfg->sm_resume_timeout * 1000, 0);
+        c2s_free_if_done(c);
+        return;
+    }
     if (c->state != C2S_CLOSING) {
         c->state = C2S_CLOSING;
         log_debug("c2s", "%s: connection closed by peer", conn->peer);
     }
     session_unregister(&c->s);
+    if (c->sm.enabled)
+        sm_reroute(c);
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
     c2s_free_if_done(c);
 }
@@ -226,19 +274,43 @@ static void c2s_close(struct c2s *c, const char *condition, const char *text)
     if (c->header_sent)
         send_str(c, "</stream:stream>");
     c->state = C2S_CLOSING;
+    c->sm.no_resume = true; /* a stream we end on purpose is not resumable */
     conn_close(&c->conn);
 }
 
+static void sm_give_up(struct c2s *c);
+
 static void ops_close(struct session *s, const char *condition, const char *text)
 {
-    c2s_close((struct c2s *)s, condition, text);
+    struct c2s *c = (struct c2s *)s;
+    if (c->state == C2S_DETACHED) {
+        sm_give_up(c);
+        return;
+    }
+    c2s_close(c, condition, text);
 }
+
+static void sm_overflow(struct c2s *c);
 
 static void ops_deliver(struct session *s, struct stanza *st)
 {
     struct c2s *c = (struct c2s *)s;
-    if (c->state == C2S_BOUND)
-        send_stanza(c, st);
+    if (c->state != C2S_BOUND && c->state != C2S_DETACHED)
+        return;
+    if (c->sm.enabled) {
+        if (c->sm.qlen >= cfg->sm_max_queue) {
+            sm_overflow(c);
+            return;
+        }
+        sm_push(c, st);
+    }
+    if (c->state != C2S_BOUND)
+        return; /* detached: kept for the resumption */
+    send_stanza(c, st);
+    if (c->sm.enabled && ++c->sm.unrequested >= SM_REQUEST_EVERY) {
+        send_str(c, "<r xmlns='urn:xmpp:sm:3'/>");
+        c->sm.unrequested = 0;
+    }
 }
 
 static const struct session_ops c2s_ops = {ops_deliver, ops_close};
@@ -253,6 +325,10 @@ static void on_timer(uv_timer_t *t)
     uint64_t now = uv_now(t->loop);
     if (c->state == C2S_CLOSING)
         return;
+    if (c->state == C2S_DETACHED) {
+        sm_give_up(c);
+        return;
+    }
     if (c->state != C2S_BOUND) {
         stream_error(c, "connection-timeout", "authentication and binding took too long");
         return;
@@ -285,6 +361,351 @@ static void on_timer(uv_timer_t *t)
 static void arm_timer(struct c2s *c, uint64_t ms)
 {
     uv_timer_start(&c->timer, on_timer, ms ? ms : 1, 0);
+}
+
+/* ---- stream management (XEP-0198) ---- */
+
+static void sm_push(struct c2s *c, struct stanza *st)
+{
+    struct sm *sm = &c->sm;
+    if (sm->qlen == sm->qcap) {
+        size_t ncap = sm->qcap ? sm->qcap * 2 : 16;
+        struct stanza **nq = malloc(ncap * sizeof *nq);
+        ALDIS_ASSERT(nq != NULL);
+        for (size_t i = 0; i < sm->qlen; i++)
+            nq[i] = sm->q[(sm->qhead + i) % sm->qcap];
+        free(sm->q);
+        sm->q = nq;
+        sm->qcap = ncap;
+        sm->qhead = 0;
+    }
+    sm->q[(sm->qhead + sm->qlen) % sm->qcap] = stanza_ref(st);
+    sm->qlen++;
+    sm->h_out++;
+}
+
+static struct stanza *sm_pop(struct c2s *c)
+{
+    struct sm *sm = &c->sm;
+    if (!sm->qlen)
+        return NULL;
+    struct stanza *st = sm->q[sm->qhead];
+    sm->qhead = (sm->qhead + 1) % sm->qcap;
+    sm->qlen--;
+    return st;
+}
+
+/* The client handled everything up to h (§4). False when h acknowledges
+ * stanzas we never sent. */
+static bool sm_ack(struct c2s *c, uint32_t h)
+{
+    uint32_t first_unacked = c->sm.h_out - (uint32_t)c->sm.qlen; /* numbered from +1 */
+    uint32_t n = h - first_unacked;
+    if (n > c->sm.qlen)
+        return false;
+    while (n--)
+        stanza_unref(sm_pop(c));
+    return true;
+}
+
+/* What was never acknowledged is not lost (§4 "the server SHOULD treat
+ * unacknowledged stanzas as undelivered"): messages are routed again — the
+ * resource is already unbound (that was posted first, and posts are FIFO),
+ * so they reach another resource or offline storage per RFC 6121 §8.5;
+ * requests are answered with an error; presence is dropped. */
+static void sm_reroute(struct c2s *c)
+{
+    struct stanza *st;
+    unsigned n = 0;
+    while ((st = sm_pop(c))) {
+        const char *name = stanza_name(st), *type = stanza_type(st);
+        bool error = type && strcmp(type, "error") == 0;
+        if (strcmp(name, "message") == 0 && !error) {
+            router_route(stanza_ref(st));
+            n++;
+        } else if (strcmp(name, "iq") == 0 && type &&
+                   (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
+            router_bounce(st, "cancel", "recipient-unavailable", NULL);
+        }
+        stanza_unref(st);
+    }
+    if (n)
+        log_info("c2s", "%s: %u unacknowledged message(s) routed again", c->s.full ? c->s.full : "?", n);
+    free(c->sm.q);
+    c->sm.q = NULL;
+    c->sm.qcap = c->sm.qhead = 0;
+}
+
+static void on_timer_closed(uv_handle_t *h);
+
+/* A detached session gives up (timeout, conflict, shutdown). */
+static void sm_give_up(struct c2s *c)
+{
+    if (c->state != C2S_DETACHED)
+        return;
+    c->state = C2S_CLOSING;
+    log_info("c2s", "%s: not resumed, session ends", c->s.full ? c->s.full : "?");
+    session_unregister(&c->s);
+    sm_reroute(c);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+static void sm_overflow(struct c2s *c)
+{
+    log_warn("c2s", "%s: %zu stanzas unacknowledged, ending the session", c->s.full, c->sm.qlen);
+    if (c->state == C2S_DETACHED)
+        sm_give_up(c);
+    else
+        stream_error(c, "policy-violation", "too many unacknowledged stanzas");
+}
+
+static void sm_send_ack(struct c2s *c)
+{
+    char a[64];
+    snprintf(a, sizeof a, "<a xmlns='" NS_SM "' h='%u'/>", c->sm.h_in);
+    send_str(c, a);
+}
+
+static void sm_failed(struct c2s *c, const char *condition)
+{
+    char f[160];
+    snprintf(f, sizeof f, "<failed xmlns='" NS_SM "'><%s xmlns='" NS_STANZAS "'/></failed>", condition);
+    send_str(c, f);
+}
+
+static bool parse_h(const char *v, uint32_t *h)
+{
+    if (!v || !*v)
+        return false;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || n > UINT32_MAX)
+        return false;
+    *h = (uint32_t)n;
+    return true;
+}
+
+static void sm_enable(struct c2s *c, struct stanza *st)
+{
+    if (c->state != C2S_BOUND || c->sm.enabled) {
+        sm_failed(c, "unexpected-request");
+        return;
+    }
+    const char *resume = xml_attr(st->root, "resume");
+    c->sm.enabled = true;
+    c->sm.resumable = cfg->sm_resume_timeout && resume &&
+                      (strcmp(resume, "true") == 0 || strcmp(resume, "1") == 0);
+    char reply[256];
+    if (c->sm.resumable) {
+        RAND_bytes((unsigned char *)&c->sm.token, sizeof c->sm.token);
+        snprintf(reply, sizeof reply,
+                 "<enabled xmlns='" NS_SM "' id='%d-%llx-%llx' resume='true' max='%u'/>", c->s.worker,
+                 (unsigned long long)c->s.id, (unsigned long long)c->sm.token, cfg->sm_resume_timeout);
+    } else {
+        snprintf(reply, sizeof reply, "<enabled xmlns='" NS_SM "'/>");
+    }
+    send_str(c, reply);
+}
+
+/* ---- resumption: the connection that resumes may be on another worker.
+ * The old session's state (JID, module data, unacked queue, counters)
+ * moves to the new connection, which takes over the old session id; the
+ * old worker forwards late deliveries and the owner is told where the
+ * resource lives now. ---- */
+
+struct resume_msg {
+    /* request */
+    uint64_t old_sid, token, new_sid;
+    int new_worker;
+    uint32_t client_h;
+    char bare[JID_STR_MAX];
+    char previd[80];
+    /* answer */
+    const char *condition; /* NULL on success */
+    struct host *host;
+    struct jid *jid;
+    char *full;
+    void **data;
+    struct stanza **q;
+    size_t qlen;
+    uint32_t h_in, h_out;
+};
+
+static void resume_answer(struct worker *w, void *arg);
+
+static void resume_on_old_worker(struct worker *w, void *arg)
+{
+    (void)w;
+    struct resume_msg *m = arg;
+    struct session *s = session_find(m->old_sid);
+    struct c2s *old = (struct c2s *)s;
+    if (!s) {
+        /* resumed once already, on another worker: follow it there */
+        int there = session_forwarded_to(m->old_sid);
+        if (there >= 0 && there != worker_id(worker_current())) {
+            worker_post(there, resume_on_old_worker, m);
+            return;
+        }
+        m->condition = "item-not-found";
+        worker_post(m->new_worker, resume_answer, m);
+        return;
+    }
+    if (s->ops != &c2s_ops || !old->sm.resumable || old->sm.token != m->token || !s->bound ||
+        strcmp(s->bare, m->bare) != 0 || old->state == C2S_CLOSING) {
+        m->condition = "item-not-found";
+        worker_post(m->new_worker, resume_answer, m);
+        return;
+    }
+    if (!sm_ack(old, m->client_h)) {
+        m->condition = "unexpected-request";
+        worker_post(m->new_worker, resume_answer, m);
+        return;
+    }
+    /* take everything that makes the session */
+    m->host = s->host;
+    m->jid = s->jid;
+    m->full = s->full;
+    m->data = s->data;
+    s->jid = NULL;
+    s->full = NULL;
+    s->data = NULL;
+    m->qlen = old->sm.qlen;
+    m->q = malloc((m->qlen ? m->qlen : 1) * sizeof *m->q);
+    ALDIS_ASSERT(m->q != NULL);
+    for (size_t i = 0; i < m->qlen; i++)
+        m->q[i] = sm_pop(old);
+    m->h_in = old->sm.h_in;
+    m->h_out = old->sm.h_out;
+    old->sm.moved = true;
+    session_forget(s, m->new_worker);
+    free(s->bare); /* the new connection authenticated as the same account */
+    s->bare = NULL;
+    s->bound = false;
+    if (old->state == C2S_DETACHED) {
+        old->state = C2S_CLOSING;
+        uv_close((uv_handle_t *)&old->timer, on_timer_closed);
+    } else {
+        /* the old connection is still up (the client saw it die first) */
+        stream_error(old, "conflict", "the session was resumed on another connection");
+    }
+    worker_post(m->new_worker, resume_answer, m);
+}
+
+static void resume_free_state(struct resume_msg *m)
+{
+    for (size_t i = 0; i < m->qlen; i++)
+        stanza_unref(m->q[i]);
+    free(m->q);
+    free(m);
+}
+
+static void resume_answer(struct worker *w, void *arg)
+{
+    (void)w;
+    struct resume_msg *m = arg;
+    struct c2s *c = (struct c2s *)session_find(m->new_sid);
+    if (m->condition) {
+        if (c && c->state == C2S_RESUMING) {
+            c->state = C2S_OPEN;
+            char f[320];
+            snprintf(f, sizeof f, "<failed xmlns='" NS_SM "' h='0'><%s xmlns='" NS_STANZAS
+                     "'/></failed>", m->condition);
+            send_str(c, f);
+        }
+        resume_free_state(m);
+        return;
+    }
+    if (!c || c->state != C2S_RESUMING) {
+        /* the new connection went away meanwhile: end the old session here */
+        session_unbind_orphan(m->host, m->bare, m->jid->resource, m->old_sid);
+        for (size_t i = 0; i < m->qlen; i++)
+            if (strcmp(stanza_name(m->q[i]), "message") == 0)
+                router_route(stanza_ref(m->q[i]));
+        for (size_t i = 0; m->data && i < modules_count(); i++)
+            if (m->data[i] && module_at(i)->session_free) {
+                /* module state needs a session to be freed from */
+                struct session tmp = {.data = m->data, .host = m->host};
+                module_at(i)->session_free(&tmp);
+            }
+        free(m->data);
+        free(m->jid);
+        free(m->full);
+        resume_free_state(m);
+        return;
+    }
+    free(c->s.data);
+    c->s.data = m->data;
+    c->s.jid = m->jid;
+    c->s.full = m->full;
+    session_adopt_id(&c->s, m->old_sid);
+    c->s.bound = true;
+    c->sm.enabled = true;
+    c->sm.resumable = true;
+    c->sm.token = m->token;
+    c->sm.h_in = m->h_in;
+    c->sm.h_out = m->h_out - (uint32_t)m->qlen; /* sm_push counts them again */
+    c->state = C2S_BOUND;
+    char r[200];
+    snprintf(r, sizeof r, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>", m->previd, c->sm.h_in);
+    send_str(c, r);
+    for (size_t i = 0; i < m->qlen; i++) {
+        sm_push(c, m->q[i]);
+        send_stanza(c, m->q[i]);
+    }
+    if (m->qlen) {
+        send_str(c, "<r xmlns='" NS_SM "'/>");
+        c->sm.unrequested = 0;
+    }
+    session_moved(&c->s);
+    c->last_rx = uv_now(c->timer.loop);
+    arm_timer(c, (uint64_t)cfg->idle_timeout * 1000);
+    log_info("c2s", "%s: resumed %s (%zu stanza(s) resent)", c->conn.peer, c->s.full, m->qlen);
+    resume_free_state(m);
+}
+
+static void sm_resume(struct c2s *c, struct stanza *st)
+{
+    const char *previd = xml_attr(st->root, "previd");
+    uint32_t h;
+    int worker;
+    unsigned long long sid, token;
+    int used = 0;
+    if (!c->authed || c->s.bound || c->binding || c->state != C2S_OPEN || !previd ||
+        !parse_h(xml_attr(st->root, "h"), &h) || strlen(previd) >= 80 ||
+        sscanf(previd, "%d-%llx-%llx%n", &worker, &sid, &token, &used) != 3 ||
+        previd[used] != '\0' || worker < 0 || worker >= worker_count()) {
+        sm_failed(c, c->authed ? "item-not-found" : "unexpected-request");
+        return;
+    }
+    struct resume_msg *m = calloc(1, sizeof *m);
+    ALDIS_ASSERT(m != NULL);
+    m->old_sid = sid;
+    m->token = token;
+    m->new_sid = c->s.id;
+    m->new_worker = c->s.worker;
+    m->client_h = h;
+    snprintf(m->bare, sizeof m->bare, "%s", c->s.bare);
+    snprintf(m->previd, sizeof m->previd, "%s", previd);
+    c->state = C2S_RESUMING;
+    worker_post(worker, resume_on_old_worker, m);
+}
+
+static void sm_element(struct c2s *c, struct stanza *st)
+{
+    const char *name = st->root->name;
+    if (strcmp(name, "enable") == 0) {
+        sm_enable(c, st);
+    } else if (strcmp(name, "resume") == 0) {
+        sm_resume(c, st);
+    } else if (strcmp(name, "r") == 0 && c->sm.enabled) {
+        sm_send_ack(c);
+    } else if (strcmp(name, "a") == 0 && c->sm.enabled) {
+        uint32_t h;
+        if (!parse_h(xml_attr(st->root, "h"), &h) || !sm_ack(c, h))
+            stream_error(c, "undefined-condition", "acknowledged stanzas that were never sent");
+    } else {
+        stream_error(c, "unsupported-stanza-type", NULL);
+    }
 }
 
 /* ---- stream open ---- */
@@ -782,7 +1203,12 @@ static void on_element(void *ud, struct stanza *st)
     const char *name = st->root->name, *ns = st->root->ns;
     if (c->state == C2S_CLOSING)
         goto out;
-    if (!strcmp(ns, NS_TLS) && !strcmp(name, "starttls")) {
+    if (!strcmp(ns, NS_SM)) {
+        if (c->state == C2S_BOUND || c->state == C2S_OPEN)
+            sm_element(c, st);
+        else
+            stream_error(c, "policy-violation", "stream management is not available now");
+    } else if (!strcmp(ns, NS_TLS) && !strcmp(name, "starttls")) {
         if (c->state != C2S_OPEN)
             stream_error(c, "policy-violation", "STARTTLS is not expected now");
         else
@@ -804,8 +1230,11 @@ static void on_element(void *ud, struct stanza *st)
             handle_pre_bind_iq(c, st);
         else if (c->state != C2S_BOUND)
             stream_error(c, "not-authorized", "bind a resource first");
-        else
+        else {
+            if (c->sm.enabled)
+                c->sm.h_in++; /* XEP-0198 §4: every stanza received counts */
             handle_stanza(c, st);
+        }
     } else if (c->state == C2S_BOUND) {
         struct hook_ctx hc = {.host = c->s.host, .sess = &c->s, .st = st, .from = c->s.jid};
         if (hooks_run(HOOK_SESSION_ELEMENT, &hc) != HOOK_DONE)
@@ -820,7 +1249,7 @@ out:
 static void on_close(void *ud)
 {
     struct c2s *c = ud;
-    c2s_close(c, NULL, NULL);
+    c2s_close(c, NULL, NULL); /* a closed stream is not resumable (§5) */
 }
 
 static void on_parse_error(void *ud, const char *condition, const char *text)
@@ -878,7 +1307,12 @@ void c2s_shutdown_worker(void)
     void *v;
     for (size_t it = 0; map_next(m, &it, NULL, &v);) {
         struct session *s = v;
-        if (s->ops == &c2s_ops)
-            c2s_close((struct c2s *)s, "system-shutdown", "the server is shutting down");
+        if (s->ops != &c2s_ops)
+            continue;
+        struct c2s *c = (struct c2s *)s;
+        if (c->state == C2S_DETACHED)
+            sm_give_up(c);
+        else
+            c2s_close(c, "system-shutdown", "the server is shutting down");
     }
 }

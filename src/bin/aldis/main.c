@@ -82,6 +82,7 @@ static void worker_cleanup(struct worker *w)
 {
     (void)w;
     accounts_free_worker();
+    sessions_forwards_free();
 }
 
 static void stop_when_drained(uv_timer_t *t)
