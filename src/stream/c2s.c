@@ -69,8 +69,13 @@ struct c2s {
     struct sasl_state *sasl; /* only while authenticating */
     struct buf sasl_in; /* client message waiting for the keys */
     struct sm sm;
+    bool sasl2;                 /* XEP-0388 exchange (no stream restart) */
+    struct stanza *sasl2_req;   /* its <authenticate/>, for Bind2 (XEP-0386) */
     uv_timer_t timer;
 };
+
+#define NS_SASL2 "urn:xmpp:sasl:2"
+#define NS_BIND2 "urn:xmpp:bind:0"
 
 static const struct config *cfg;
 
@@ -167,6 +172,19 @@ static void send_features(struct c2s *c)
         if (c->tls && external_identities(c, NULL) > 0)
             buf_adds(&b, "<mechanism>EXTERNAL</mechanism>");
         buf_adds(&b, "</mechanisms>");
+        /* XEP-0388 SASL2 with the same mechanisms, Bind2 (XEP-0386) inline
+         * and stream management enabled inside the bind */
+        const char *m1 = strstr(b.data, "<mechanisms"), *m2 = strstr(b.data, "</mechanisms>");
+        if (m1 && m2) {
+            m1 = strchr(m1, '>') + 1;
+            char *list = strndup(m1, (size_t)(m2 - m1));
+            ALDIS_ASSERT(list != NULL);
+            buf_adds(&b, "<authentication xmlns='" NS_SASL2 "'>");
+            buf_adds(&b, list);
+            buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM
+                         "'/></inline></bind></inline></authentication>");
+            free(list);
+        }
         if (c->tls) {
             /* XEP-0440: which channel-binding types we support */
             buf_adds(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
@@ -224,6 +242,7 @@ static void c2s_free_if_done(struct c2s *c)
         return;
     xml_stream_free(c->xs);
     sasl_release(c);
+    stanza_unref(c->sasl2_req);
     buf_free(&c->sasl_in);
     for (struct stanza *st; (st = sm_pop(c));)
         stanza_unref(st);
@@ -485,6 +504,21 @@ static bool parse_h(const char *v, uint32_t *h)
     return true;
 }
 
+/* Turn stream management on and write the <enabled/> answer into out. */
+static void sm_enabled_reply(struct c2s *c, bool resume, char *out, size_t size)
+{
+    c->sm.enabled = true;
+    c->sm.resumable = cfg->sm_resume_timeout && resume;
+    if (c->sm.resumable) {
+        RAND_bytes((unsigned char *)&c->sm.token, sizeof c->sm.token);
+        snprintf(out, size, "<enabled xmlns='" NS_SM "' id='%d-%llx-%llx' resume='true' max='%u'/>",
+                 c->s.worker, (unsigned long long)c->s.id, (unsigned long long)c->sm.token,
+                 cfg->sm_resume_timeout);
+    } else {
+        snprintf(out, size, "<enabled xmlns='" NS_SM "'/>");
+    }
+}
+
 static void sm_enable(struct c2s *c, struct stanza *st)
 {
     if (c->state != C2S_BOUND || c->sm.enabled) {
@@ -492,18 +526,9 @@ static void sm_enable(struct c2s *c, struct stanza *st)
         return;
     }
     const char *resume = xml_attr(st->root, "resume");
-    c->sm.enabled = true;
-    c->sm.resumable = cfg->sm_resume_timeout && resume &&
-                      (strcmp(resume, "true") == 0 || strcmp(resume, "1") == 0);
     char reply[256];
-    if (c->sm.resumable) {
-        RAND_bytes((unsigned char *)&c->sm.token, sizeof c->sm.token);
-        snprintf(reply, sizeof reply,
-                 "<enabled xmlns='" NS_SM "' id='%d-%llx-%llx' resume='true' max='%u'/>", c->s.worker,
-                 (unsigned long long)c->s.id, (unsigned long long)c->sm.token, cfg->sm_resume_timeout);
-    } else {
-        snprintf(reply, sizeof reply, "<enabled xmlns='" NS_SM "'/>");
-    }
+    sm_enabled_reply(c, resume && (strcmp(resume, "true") == 0 || strcmp(resume, "1") == 0), reply,
+                     sizeof reply);
     send_str(c, reply);
 }
 
@@ -787,7 +812,10 @@ static void sasl_failure(struct c2s *c, const char *condition, const char *text)
 {
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", condition);
+    if (c->sasl2)
+        buf_printf(&b, "<failure xmlns='" NS_SASL2 "'><%s xmlns='" NS_SASL "'/>", condition);
+    else
+        buf_printf(&b, "<failure xmlns='" NS_SASL "'><%s/>", condition);
     if (text) {
         buf_adds(&b, "<text xml:lang='en'>");
         buf_add_xml_escaped(&b, text, strlen(text), 0);
@@ -798,13 +826,15 @@ static void sasl_failure(struct c2s *c, const char *condition, const char *text)
     buf_free(&b);
     sasl_release(c);
     c->state = C2S_OPEN;
+    stanza_unref(c->sasl2_req);
+    c->sasl2_req = NULL;
 }
 
 static void sasl_send(struct c2s *c, const char *elem, const char *data, size_t len)
 {
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "<%s xmlns='" NS_SASL "'>", elem);
+    buf_printf(&b, "<%s xmlns='%s'>", elem, c->sasl2 ? NS_SASL2 : NS_SASL);
     if (len) {
         char *b64 = NULL;
         size_t b64len;
@@ -817,6 +847,99 @@ static void sasl_send(struct c2s *c, const char *elem, const char *data, size_t 
     buf_printf(&b, "</%s>", elem);
     send_raw(c, b.data, b.len);
     buf_free(&b);
+}
+
+/* ---- SASL2 (XEP-0388) and Bind2 (XEP-0386): no stream restart; the
+ * success carries the authorization identifier and, with Bind2, the bound
+ * resource and inline stream management. ---- */
+
+static void sasl2_send_success(struct c2s *c, const char *jid, const char *bound_inner)
+{
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, "<success xmlns='" NS_SASL2 "'>");
+    if (c->sasl_in.len) {
+        char *b64 = NULL;
+        size_t b64len;
+        if (gsasl_base64_to(c->sasl_in.data, c->sasl_in.len, &b64, &b64len) == GSASL_OK) {
+            buf_adds(&b, "<additional-data>");
+            buf_add(&b, b64, b64len);
+            buf_adds(&b, "</additional-data>");
+        }
+        gsasl_free(b64);
+    }
+    buf_adds(&b, "<authorization-identifier>");
+    buf_add_xml_escaped(&b, jid, strlen(jid), 0);
+    buf_adds(&b, "</authorization-identifier>");
+    if (bound_inner) {
+        buf_adds(&b, "<bound xmlns='" NS_BIND2 "'>");
+        buf_adds(&b, bound_inner);
+        buf_adds(&b, "</bound>");
+    }
+    buf_adds(&b, "</success>");
+    send_raw(c, b.data, b.len);
+    buf_free(&b);
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+}
+
+static void sm_enabled_reply(struct c2s *c, bool resume, char *out, size_t size);
+
+static void bind2_done(struct session *s, int err, const char *condition)
+{
+    struct c2s *c = (struct c2s *)s;
+    c->binding = false;
+    struct stanza *req = c->sasl2_req;
+    c->sasl2_req = NULL;
+    if (err) {
+        /* XEP-0386 §5: a failed bind fails the authentication */
+        c->authed = false;
+        sasl_failure(c, condition && strcmp(condition, "resource-constraint") == 0
+                            ? "temporary-auth-failure" : "not-authorized", "resource binding failed");
+        stanza_unref(req);
+        return;
+    }
+    c->state = C2S_BOUND;
+    char inner[400] = "";
+    struct xml_node *bind = req ? xml_child(req->root, "bind", NS_BIND2) : NULL;
+    struct xml_node *en = bind ? xml_child(bind, "enable", NS_SM) : NULL;
+    if (en) {
+        const char *resume = xml_attr(en, "resume");
+        sm_enabled_reply(c, resume && (!strcmp(resume, "true") || !strcmp(resume, "1")), inner,
+                         sizeof inner);
+    }
+    sasl2_send_success(c, s->full, inner);
+    c->last_rx = uv_now(c->timer.loop);
+    arm_timer(c, (uint64_t)cfg->idle_timeout * 1000);
+    log_info("c2s", "%s: bound %s (Bind2)", c->conn.peer, s->full);
+    stanza_unref(req);
+}
+
+static void sasl2_succeeded(struct c2s *c, const char *final, size_t len)
+{
+    buf_consume(&c->sasl_in, c->sasl_in.len);
+    buf_add(&c->sasl_in, final, len);
+    struct xml_node *bind = c->sasl2_req ? xml_child(c->sasl2_req->root, "bind", NS_BIND2) : NULL;
+    if (!bind) {
+        /* authenticated, not bound: the client binds with RFC 6120 §7 next */
+        sasl2_send_success(c, c->s.bare, NULL);
+        stanza_unref(c->sasl2_req);
+        c->sasl2_req = NULL;
+        c->state = C2S_OPEN;
+        return;
+    }
+    /* XEP-0386 §4: the server picks the resource, prefixed by the tag */
+    char resource[JID_PART_MAX + 1], prepped[JID_PART_MAX + 1];
+    struct xml_node *tag = xml_child(bind, "tag", NS_BIND2);
+    const char *t = tag ? xml_text(c->sasl2_req, tag) : "";
+    unsigned char rnd[6];
+    RAND_bytes(rnd, sizeof rnd);
+    snprintf(resource, sizeof resource, "%.64s.%02x%02x%02x%02x%02x%02x", *t ? t : "aldis", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    if (jid_resourceprep(resource, prepped) < 0)
+        snprintf(prepped, sizeof prepped, "aldis.%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                 rnd[3], rnd[4], rnd[5]);
+    c->binding = true;
+    session_bind(&c->s, prepped, bind2_done);
 }
 
 static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
@@ -836,12 +959,17 @@ static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
             return;
         }
     }
-    sasl_send(c, "success", final, len);
     auth_succeeded(bare);
-    log_info("c2s", "%s: authenticated as %s (%s)", c->conn.peer, bare, c->sasl->mech);
+    log_info("c2s", "%s: authenticated as %s (%s%s)", c->conn.peer, bare, c->sasl2 ? "SASL2 " : "",
+             c->sasl->mech);
     session_set_account(&c->s, bare);
     sasl_release(c);
     c->authed = true;
+    if (c->sasl2) {
+        sasl2_succeeded(c, final, len);
+        return;
+    }
+    sasl_send(c, "success", final, len);
     c->state = C2S_WAIT_HEADER;
     c->header_sent = false;
     xml_stream_reset(c->xs); /* RFC 6120 §6.4.6 */
@@ -978,6 +1106,19 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
     store_user_get(c->s.host->domain, c->sasl->user, keys_loaded, kl);
 }
 
+/* Decode the base64 content of an element; "=" is empty. */
+static int sasl_decode_node(struct stanza *st, struct xml_node *node, char **out, size_t *len,
+                            bool *present)
+{
+    const char *text = xml_text(st, node);
+    *present = text[0] != '\0';
+    *out = NULL;
+    *len = 0;
+    if (!*present || strcmp(text, "=") == 0)
+        return 0;
+    return gsasl_base64_from(text, strlen(text), out, len) == GSASL_OK ? 0 : ALDIS_EPROTO;
+}
+
 /* Decode the base64 content of <auth/> or <response/>; "=" is empty. */
 static int sasl_decode(struct stanza *st, char **out, size_t *len, bool *present)
 {
@@ -992,6 +1133,7 @@ static int sasl_decode(struct stanza *st, char **out, size_t *len, bool *present
 
 static void handle_auth(struct c2s *c, struct stanza *st)
 {
+    c->sasl2 = strcmp(st->root->ns, NS_SASL2) == 0;
     if (c->authed) {
         stream_error(c, "policy-violation", "already authenticated");
         return;
@@ -1027,7 +1169,17 @@ static void handle_auth(struct c2s *c, struct stanza *st)
     char *data;
     size_t len;
     bool present;
-    if (sasl_decode(st, &data, &len, &present) < 0) {
+    int rc;
+    if (c->sasl2) {
+        stanza_unref(c->sasl2_req);
+        c->sasl2_req = stanza_ref(st);
+        struct xml_node *ir = xml_child(st->root, "initial-response", NS_SASL2);
+        rc = sasl_decode_node(st, ir, &data, &len, &present);
+        present = ir != NULL;
+    } else {
+        rc = sasl_decode(st, &data, &len, &present);
+    }
+    if (rc < 0) {
         sasl_failure(c, "incorrect-encoding", NULL);
         return;
     }
@@ -1213,6 +1365,16 @@ static void on_element(void *ud, struct stanza *st)
             stream_error(c, "policy-violation", "STARTTLS is not expected now");
         else
             handle_starttls(c);
+    } else if (!strcmp(ns, NS_SASL2) && !c->authed) {
+        if (!strcmp(name, "authenticate") && (c->state == C2S_OPEN || c->state == C2S_SASL) &&
+            !c->auth_pending)
+            handle_auth(c, st);
+        else if (!strcmp(name, "response") && c->sasl2)
+            handle_response(c, st);
+        else if (!strcmp(name, "abort") && c->state == C2S_SASL && !c->auth_pending)
+            sasl_failure(c, "aborted", NULL);
+        else
+            stream_error(c, "policy-violation", "unexpected SASL2 element");
     } else if (!strcmp(ns, NS_SASL)) {
         if (!strcmp(name, "auth") && (c->state == C2S_OPEN || c->state == C2S_SASL) && !c->auth_pending)
             handle_auth(c, st);
