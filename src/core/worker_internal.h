@@ -2,6 +2,8 @@
  * startup/shutdown and the per-worker core state. */
 #ifndef ALDIS_WORKER_INTERNAL_H
 #define ALDIS_WORKER_INTERNAL_H
+#include <stdbool.h>
+
 #include "aldis/worker.h"
 #include "aldis/buf.h"
 #include "lib/map.h"
@@ -14,6 +16,8 @@ struct worker_state {
     uv_timer_t sweep;    /* periodic: unload idle accounts */
     struct conn *dirty;  /* connections with pending output */
     struct buf tls_scratch; /* TLS output on its way to a socket (net/conn.c) */
+    uv_timer_t c2s_idle;    /* stream/c2s.c: releases idle sessions' buffers */
+    bool c2s_idle_on;
     void *listeners;     /* net/listener.c private */
     int stopping;
 };

@@ -3,6 +3,7 @@
  *   -> restart -> resource binding (§7) -> stanzas (§8).
  * Owns the connection, the parser, the SASL state and the session's timers
  * (handshake timeout; idle ping per XEP-0199 then connection-timeout). */
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1433,9 +1434,44 @@ static void on_data(struct conn *conn, const char *data, size_t len)
 
 static const struct conn_callbacks conn_cb = {on_data, on_tls_ready, on_conn_closed};
 
+/* Every few seconds, sessions that have been quiet give back what they
+ * only need while busy: the expat parser (rebuilt on the next input) and
+ * the output buffer. Idle memory per session is what large deployments
+ * pay for; a quiet session costs a parser rebuild on its next stanza. */
+#define IDLE_RELEASE_MS 10000
+
+static void release_idle(uv_timer_t *t)
+{
+    uint64_t now = uv_now(t->loop);
+    struct map *m = &worker_state(worker_current())->sessions;
+    void *v;
+    size_t released = 0;
+    for (size_t it = 0; map_next(m, &it, NULL, &v);) {
+        struct session *s = v;
+        if (s->ops != &c2s_ops)
+            continue;
+        struct c2s *c = (struct c2s *)s;
+        if (c->state != C2S_BOUND || now - c->last_rx < IDLE_RELEASE_MS)
+            continue;
+        released += xml_stream_release(c->xs);
+        if (!c->conn.out.len && !c->conn.dirty)
+            buf_free(&c->conn.out);
+    }
+    /* hand the freed pages back to the system (glibc keeps them otherwise) */
+    if (released >= 64)
+        malloc_trim(0);
+}
+
 void c2s_accept(uv_stream_t *server, int direct_tls)
 {
     struct worker *w = worker_current();
+    struct worker_state *ws = worker_state(w);
+    if (!ws->c2s_idle_on) {
+        ws->c2s_idle_on = true;
+        uv_timer_init(worker_loop(w), &ws->c2s_idle);
+        uv_timer_start(&ws->c2s_idle, release_idle, IDLE_RELEASE_MS / 2, IDLE_RELEASE_MS / 2);
+        uv_unref((uv_handle_t *)&ws->c2s_idle);
+    }
     struct c2s *c = calloc(1, sizeof *c);
     ALDIS_ASSERT(c != NULL);
     conn_init(&c->conn, worker_loop(w), &conn_cb, c);

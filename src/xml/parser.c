@@ -44,14 +44,22 @@ struct xml_stream {
     long long consumed;    /* offset after the last event expat delivered */
     struct stanza *cur;    /* stanza being built */
     struct xml_node *node; /* current element in cur */
+    /* Idle release: the root's namespace declarations, replayed into a
+     * fresh parser when input comes again (xml_stream_release). */
+    struct buf root_ns;
+    bool released;
+    bool replaying;        /* parsing the replayed root: no open callback */
 };
+
+#define ROOT_NS_MAX 2048
 
 static void fail(struct xml_stream *xs, const char *cond, const char *text)
 {
     if (xs->failed)
         return;
     xs->failed = true;
-    XML_StopParser(xs->parser, XML_FALSE);
+    if (xs->parser)
+        XML_StopParser(xs->parser, XML_FALSE);
     if (xs->cb.error)
         xs->cb.error(xs->ud, cond, text);
 }
@@ -124,6 +132,13 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     if (xs->failed)
         return;
     mark_consumed(xs);
+    if (xs->depth == 0 && xs->replaying) {
+        xs->replaying = false;
+        xs->depth = 1;
+        xs->boundary = XML_GetCurrentByteIndex(xs->parser) + XML_GetCurrentByteCount(xs->parser);
+        xs->consumed = xs->boundary;
+        return;
+    }
     if (xs->depth == 0) {
         struct stanza *hdr = stanza__alloc(512);
         hdr->root = new_elem(hdr, name);
@@ -234,8 +249,19 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 static void XMLCALL on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
     struct xml_stream *xs = ud;
-    if (xs->depth == 0 && !prefix)
+    if (xs->depth != 0 || xs->replaying)
+        return;
+    if (!prefix)
         xs->default_ns_ok = uri && strcmp(uri, xs->content_ns) == 0;
+    /* remembered for xml_stream_release; too many means never released */
+    if (xs->root_ns.len > ROOT_NS_MAX)
+        return;
+    buf_adds(&xs->root_ns, prefix ? " xmlns:" : " xmlns");
+    if (prefix)
+        buf_adds(&xs->root_ns, prefix);
+    buf_adds(&xs->root_ns, "='");
+    buf_add_xml_escaped(&xs->root_ns, uri ? uri : "", uri ? strlen(uri) : 0, 1);
+    buf_adds(&xs->root_ns, "'");
 }
 
 static void XMLCALL on_restricted_pi(void *ud, const XML_Char *t, const XML_Char *d)
@@ -336,18 +362,61 @@ void xml_stream_reset(struct xml_stream *xs)
     /* Called from inside a callback: the parser cannot be freed while it is
      * running, so stop it and rebuild in xml_stream_feed. */
     xs->restart = true;
-    XML_StopParser(xs->parser, XML_FALSE);
+    xs->released = false;
+    if (xs->parser)
+        XML_StopParser(xs->parser, XML_FALSE);
+}
+
+bool xml_stream_release(struct xml_stream *xs)
+{
+    /* only between stanzas, with nothing of the next one buffered */
+    if (!xs->parser || xs->failed || xs->restart || xs->depth != 1 || xs->cur ||
+        xs->fed != xs->consumed || xs->root_ns.len > ROOT_NS_MAX)
+        return false;
+    XML_ParserFree(xs->parser);
+    xs->parser = NULL;
+    xs->released = true;
+    return true;
+}
+
+/* Rebuild a released parser: a fresh expat fed a root element with the
+ * original namespace declarations, so the next stanza parses exactly as it
+ * would have. */
+static int revive(struct xml_stream *xs)
+{
+    xs->released = false;
+    if (setup_parser(xs) < 0)
+        return ALDIS_ENOMEM;
+    xs->default_ns_ok = true;
+    xs->replaying = true;
+    struct buf hdr;
+    buf_init(&hdr);
+    buf_adds(&hdr, "<stream:stream");
+    buf_add(&hdr, xs->root_ns.data, xs->root_ns.len);
+    buf_adds(&hdr, ">");
+    enum XML_Status st = XML_Parse(xs->parser, hdr.data, (int)hdr.len, XML_FALSE);
+    xs->fed = (long long)hdr.len;
+    buf_free(&hdr);
+    if (st != XML_STATUS_OK || xs->depth != 1) {
+        fail(xs, "internal-server-error", "cannot resume parsing");
+        return ALDIS_EPROTO;
+    }
+    return 0;
 }
 
 int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len)
 {
     if (xs->failed)
         return ALDIS_EPROTO;
+    if (xs->released && !xs->restart && revive(xs) < 0)
+        return ALDIS_EPROTO;
     if (xs->restart) {
         /* reset between two feeds (not from a callback): the new stream
          * starts with these bytes */
         drop_partial(xs);
-        XML_ParserFree(xs->parser);
+        if (xs->parser)
+            XML_ParserFree(xs->parser);
+        buf_consume(&xs->root_ns, xs->root_ns.len);
         if (setup_parser(xs) < 0)
             return ALDIS_ENOMEM;
     }
@@ -363,6 +432,7 @@ int xml_stream_feed(struct xml_stream *xs, const char *data, size_t len)
          * are discarded: nothing sent in the clear survives a TLS upgrade. */
         drop_partial(xs);
         XML_ParserFree(xs->parser);
+        buf_consume(&xs->root_ns, xs->root_ns.len);
         return setup_parser(xs);
     }
     if (xs->failed)
@@ -392,7 +462,9 @@ void xml_stream_free(struct xml_stream *xs)
     if (!xs)
         return;
     drop_partial(xs);
-    XML_ParserFree(xs->parser);
+    if (xs->parser)
+        XML_ParserFree(xs->parser);
+    buf_free(&xs->root_ns);
     free(xs);
 }
 

@@ -501,6 +501,39 @@ static void test_reset_between_feeds(void **state)
     rec_free(&r);
 }
 
+/* xml_stream_release frees expat between stanzas; the next stanza parses
+ * as before, prefixes declared on the root included, with no second open. */
+static void test_release_when_idle(void **state)
+{
+    (void)state;
+    struct rec r;
+    rec_init(&r, NULL, NULL);
+    assert_int_equal(feeds(&r, "<stream:stream xmlns='jabber:client' xmlns:stream="
+                               "'http://etherx.jabber.org/streams' xmlns:ext='urn:example:ext' "
+                               "to='example.com' version='1.0'><presence/>"),
+                     0);
+    assert_true(xml_stream_release(r.xs));
+    assert_false(xml_stream_release(r.xs)); /* already released */
+    assert_int_equal(feeds(&r, "<message><ext:x a='1'/><body>hi</body></message>"), 0);
+    assert_true(xml_stream_release(r.xs));
+    /* byte by byte after a release, and a partial stanza blocks releasing */
+    assert_int_equal(feed(&r, "<iq type='get' id='2'><ext:q/></iq><presence", 44, 1), 0);
+    assert_false(xml_stream_release(r.xs));
+    assert_int_equal(feeds(&r, "/></stream:stream>"), 0);
+    assert_int_equal(r.opens, 1);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.closes, 1);
+    assert_string_equal(r.log.data,
+                        "open to=example.com version=1.0\n"
+                        "elem <presence xmlns='jabber:client'/>\n"
+                        "elem <message xmlns='jabber:client'><x xmlns='urn:example:ext' a='1'/>"
+                        "<body>hi</body></message>\n"
+                        "elem <iq xmlns='jabber:client' type='get' id='2'><q xmlns='urn:example:ext'/></iq>\n"
+                        "elem <presence xmlns='jabber:client'/>\n"
+                        "close\n");
+    rec_free(&r);
+}
+
 static void test_close(void **state)
 {
     (void)state;
@@ -547,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_reset_from_callback),
         cmocka_unit_test(test_reset_between_feeds),
         cmocka_unit_test(test_close),
+        cmocka_unit_test(test_release_when_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
