@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang
       libuv1-dev libexpat1-dev libssl-dev libgsasl-dev libidn-dev libidn2-dev
       libsqlite3-dev libyaml-dev libcmocka-dev
-      python3 python3-slixmpp openssl sqlite3)
+      python3 python3-slixmpp python3-aioxmpp openssl sqlite3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
