@@ -103,6 +103,10 @@ enum hook_event {
     HOOK_SESSION_OUT,         /* stanza from the client, from stamped, before routing */
     HOOK_SESSION_DELIVER,     /* stanza about to be written to the client */
     HOOK_SESSION_CLOSED,      /* session ended */
+    HOOK_SESSION_PREAUTH,     /* an IQ from a client that has not authenticated
+                                 yet (XEP-0077 registration); ctx.sess has no
+                                 JID. Reply with session_reply(). Unclaimed
+                                 ones end the stream with not-authorized */
     HOOK_SESSION_ELEMENT,     /* a top-level element that is not a stanza
                                  (e.g. XEP-0198 <r/>, XEP-0352 <active/>)
                                  from a bound client; unclaimed ones end the
@@ -155,6 +159,10 @@ struct module {
     /* Stream features offered to a client once authenticated, as XML
      * snippets (e.g. "<ver xmlns='urn:xmpp:features:rosterver'/>"). */
     const char *const *stream_features;
+    /* Stream features offered before authentication (once TLS is up when
+     * it is required), e.g. XEP-0077's <register/>. A module may set this
+     * in init according to its options. */
+    const char *const *preauth_features;
     const struct iq_handler *iq_handlers;   /* ends with {0} */
     const struct hook_row *hooks;           /* ends with {0} */
     /* Called once per process at startup; read options with config_module_*. */
@@ -220,6 +228,13 @@ void *session_data(struct session *s, const struct module *m);
 void session_set_data(struct session *s, const struct module *m, void *data);
 const struct jid *session_jid(const struct session *s);
 uint64_t session_id(const struct session *s);
+/* Write a stanza straight to a session of the current worker (pre-auth
+ * answers; borrows st). Peer address and whether the stream is encrypted. */
+void session_reply(struct session *s, struct stanza *st);
+const char *session_peer(const struct session *s);
+/* End a session with a stream error (condition NULL: a plain close). */
+void session_close(struct session *s, const char *condition, const char *text);
+bool session_encrypted(const struct session *s);
 /* Deliver to a session on the current worker by id (NULL if gone). */
 struct session *session_find(uint64_t id);
 /* Server start time (for XEP-0012 uptime). */
@@ -234,6 +249,7 @@ void session_post(int worker, uint64_t session_id,
 void modules_host_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
 void modules_account_features(const struct host *h, void (*each)(const char *feature, void *ud), void *ud);
 void modules_stream_features(const struct host *h, void (*each)(const char *xml, void *ud), void *ud);
+void modules_preauth_features(const struct host *h, void (*each)(const char *xml, void *ud), void *ud);
 /* The account_identities of the host's modules ("category/type"). */
 void modules_account_identities(const struct host *h, void (*each)(const char *identity, void *ud), void *ud);
 

@@ -87,4 +87,88 @@ void store_offline_push(const char *bare, const char *xml, size_t len, int64_t m
 /* Fetch and delete all offline messages, oldest first. */
 void store_offline_pop(const char *bare, store_offline_cb cb, void *ud);
 
+/* ---- message archive (XEP-0313) ---------------------------------------
+ *
+ * One archive per bare JID ("owner"). Each item has a server-assigned id
+ * (unpredictable, unique within the archive, never reused: XEP-0313 §5.2),
+ * a timestamp in microseconds since the epoch (UTC), the other party and
+ * the direction, and the serialised stanza. The store keeps timestamps
+ * strictly increasing in the order items are appended (a later append never
+ * gets an earlier or equal stamp, whatever clock the caller read), so the
+ * archive order is the append order and timestamps never tie (XEP-0313
+ * §3.1). */
+#define ARCHIVE_ID_MAX 64         /* longest archive id accepted */
+#define ARCHIVE_PAGE_MAX 1000     /* hard cap on items per query */
+#define ARCHIVE_IDS_MAX 250       /* most ids in one 'ids' filter */
+
+enum archive_dir { ARCHIVE_IN = 0, ARCHIVE_OUT = 1 };
+#define ARCHIVE_FLAG_RETRACTED 1u /* replaced by a tombstone (XEP-0424) */
+
+struct archive_item {
+    char *id;        /* archive id (the XEP-0359 stanza-id given out) */
+    int64_t ts;      /* µs since the epoch; see above */
+    char *with;      /* bare JID of the other party */
+    char *peer;      /* that party's JID as addressed (full or bare) */
+    enum archive_dir dir;
+    char *origin_id; /* XEP-0359 origin-id (else the message id), or NULL */
+    unsigned flags;  /* ARCHIVE_FLAG_* */
+    char *xml;       /* serialised stanza (NUL-terminated, len bytes) */
+    size_t len;
+};
+
+/* A query: the filters select a set (ordered oldest first); the paging part
+ * (XEP-0059) selects one page of it. Unset strings are NULL. */
+struct archive_query {
+    const char *owner;
+    const char *with;        /* bare JID: items with that party */
+    const char *peer;        /* full JID: items with exactly that JID */
+    bool has_start, has_end;
+    int64_t start, end;      /* inclusive bounds on ts */
+    const char *after_id;    /* only items after this one (exclusive) */
+    const char *before_id;   /* only items before this one (exclusive) */
+    const char *const *ids;  /* only these items (at most ARCHIVE_IDS_MAX) */
+    size_t nids;
+    const char *origin_id;   /* only items with this origin id */
+    int dir;                 /* -1 any, else enum archive_dir */
+    /* paging */
+    const char *page_after;  /* RSM <after>: items after this one */
+    const char *page_before; /* RSM <before>: items before this one */
+    bool backward;           /* the page at the end of the set (RSM
+                                <before/>, empty or not) */
+    int64_t index;           /* RSM <index>: skip this many (forward only);
+                                0 = none */
+    size_t max;              /* page size (0: count only), capped at
+                                ARCHIVE_PAGE_MAX */
+    bool want_count;         /* fill count and first_index */
+};
+
+struct archive_page {
+    struct archive_item *items; /* n items, oldest first */
+    size_t n;
+    bool complete;       /* nothing more in the paging direction */
+    bool stable;         /* results will not change (always, for SQLite) */
+    int64_t count;       /* size of the set, or -1 when not asked */
+    int64_t first_index; /* position of items[0] in the set, or -1 */
+};
+
+typedef void (*store_archive_cb)(void *ud, int err, const struct archive_page *page);
+
+/* Append one item to owner's archive (item->ts is the caller's clock; the
+ * store may move it later to keep the order, see above). Consecutive appends
+ * are written together in one transaction by the store thread. */
+void store_archive_append(const char *owner, const struct archive_item *item,
+                          store_done_cb cb, void *ud);
+/* Run a query. err = ALDIS_ENOTFOUND when an id named in after_id,
+ * before_id, ids, page_after or page_before is not in the archive
+ * (XEP-0313 §4.1.3: item-not-found); ALDIS_EINVAL for a malformed query. */
+void store_archive_query(const struct archive_query *q, store_archive_cb cb, void *ud);
+/* Replace the stanza and flags of one item (a XEP-0424 tombstone); its id,
+ * time and party stay. ALDIS_ENOTFOUND when there is no such item. */
+void store_archive_update(const char *owner, const char *id, const char *xml,
+                          size_t len, unsigned flags, store_done_cb cb, void *ud);
+/* Retention: delete up to `limit` of the oldest items (of every archive)
+ * stamped before `before`; the callback gets how many went. Deleting only
+ * the oldest leaves no holes (XEP-0313 §3.2). */
+void store_archive_purge(int64_t before, int64_t limit, store_count_cb cb, void *ud);
+
 #endif

@@ -233,7 +233,7 @@ const struct iq_handler *iq_handler_find(const struct host *h, enum iq_target ta
     return NULL;
 }
 
-enum feature_kind { FEATURES_HOST, FEATURES_ACCOUNT, FEATURES_STREAM, IDENTITIES_ACCOUNT };
+enum feature_kind { FEATURES_HOST, FEATURES_ACCOUNT, FEATURES_STREAM, FEATURES_PREAUTH, IDENTITIES_ACCOUNT };
 
 static void features_of(const struct host *h, enum feature_kind kind,
                         void (*each)(const char *feature, void *ud), void *ud)
@@ -244,6 +244,7 @@ static void features_of(const struct host *h, enum feature_kind kind,
             continue;
         const char *const *f = kind == FEATURES_ACCOUNT     ? m->account_features
                                : kind == FEATURES_STREAM    ? m->stream_features
+                               : kind == FEATURES_PREAUTH   ? m->preauth_features
                                : kind == IDENTITIES_ACCOUNT ? m->account_identities
                                                             : m->host_features;
         for (; f && *f; f++)
@@ -269,4 +270,9 @@ void modules_stream_features(const struct host *h, void (*each)(const char *, vo
 void modules_account_identities(const struct host *h, void (*each)(const char *, void *), void *ud)
 {
     features_of(h, IDENTITIES_ACCOUNT, each, ud);
+}
+
+void modules_preauth_features(const struct host *h, void (*each)(const char *, void *), void *ud)
+{
+    features_of(h, FEATURES_PREAUTH, each, ud);
 }

@@ -15,6 +15,8 @@ struct session_ops {
     void (*deliver)(struct session *s, struct stanza *st);
     /* End the session with a stream error condition (NULL = plain close). */
     void (*close)(struct session *s, const char *condition, const char *text);
+    /* Write now, whatever the session's state (pre-auth answers). */
+    void (*deliver_raw)(struct session *s, struct stanza *st);
 };
 
 struct session {
@@ -26,6 +28,8 @@ struct session {
     struct jid *jid; /* full JID once bound (a compact jid_dup copy), else NULL */
     char *bare;      /* "user@host" once authenticated, else NULL */
     char *full;      /* the full JID as a string once bound, else NULL */
+    const char *peer; /* the client's IP address (owned by the transport) */
+    bool encrypted;   /* TLS is up */
     void **data; /* per-module state, by module index */
 };
 

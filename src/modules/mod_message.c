@@ -1,11 +1,13 @@
 /* mod_message.c - delivery of messages addressed to local accounts, the
  * server rules of RFC 6121 §8.5: which of the account's resources get a
  * message, when it is offered to offline storage (HOOK_MESSAGE_UNDELIVERABLE)
- * and when the sender gets an error instead. Runs on the account's owner. */
+ * and when the sender gets an error instead. Runs on the account's owner.
+ * Raises HOOK_MESSAGE_DELIVERED once a message is taken (for carbons). */
 #include <string.h>
 
 #include "aldis/module.h"
 #include "aldis/xml.h"
+#include "modules/message.h"
 
 enum message_type { MSG_NORMAL, MSG_CHAT, MSG_GROUPCHAT, MSG_HEADLINE, MSG_ERROR };
 
@@ -33,6 +35,16 @@ static void message_bounce(const struct stanza *st)
     router_route(stanza_error_reply(st, "cancel", "service-unavailable", NULL));
 }
 
+/* HOOK_MESSAGE_DELIVERED (module.h): tell other modules (XEP-0280 carbons)
+ * that the account took the message and who got it: `res` for a matching
+ * full JID, NULL when the bare-JID rules (message_bare_recipient) chose. */
+static void message_delivered(struct hook_ctx *ctx, struct resource *res)
+{
+    struct hook_ctx d = *ctx;
+    d.res = res;
+    hooks_run(HOOK_MESSAGE_DELIVERED, &d);
+}
+
 /* RFC 6121 §8.5.2.2.1 (no available resource, or only negative ones as
  * §8.5.2.1.1 says): normal and chat go to offline storage if a module takes
  * them, else the sender gets service-unavailable; headline is dropped. */
@@ -44,7 +56,35 @@ static int message_undeliverable(struct hook_ctx *ctx, enum message_type type)
     u.event = HOOK_MESSAGE_UNDELIVERABLE;
     if (hooks_run(HOOK_MESSAGE_UNDELIVERABLE, &u) != HOOK_DONE)
         message_bounce(ctx->st);
+    else
+        message_delivered(ctx, NULL); /* stored: no resource got it */
     return HOOK_DONE;
+}
+
+/* The highest non-negative priority of an available resource, or -1. */
+static int message_best_priority(const struct account *acct)
+{
+    int best = -1;
+    for (const struct resource *r = acct->resources; r; r = r->next)
+        if (r->available && r->priority >= 0 && r->priority > best)
+            best = r->priority;
+    return best;
+}
+
+/* The bare-JID rule below for one resource (best from message_best_priority). */
+static bool message_bare_takes(const struct resource *r, enum message_type type, int best)
+{
+    if (best < 0 || type == MSG_GROUPCHAT || type == MSG_ERROR)
+        return false;
+    if (!r->available || r->priority < 0)
+        return false;
+    return type == MSG_HEADLINE || r->priority == best;
+}
+
+bool message_bare_recipient(const struct account *acct, const struct resource *r,
+                            const struct stanza *st)
+{
+    return message_bare_takes(r, message_type_of(st), message_best_priority(acct));
 }
 
 /* RFC 6121 §8.5.2.1.1, a message to the bare JID. Resources with a negative
@@ -64,24 +104,18 @@ static int message_to_bare(struct hook_ctx *ctx, enum message_type type)
         message_bounce(ctx->st);
         return HOOK_DONE;
     }
-    int best = -1;
-    for (struct resource *r = ctx->acct->resources; r; r = r->next)
-        if (r->available && r->priority >= 0 && r->priority > best)
-            best = r->priority;
+    int best = message_best_priority(ctx->acct);
     unsigned sent = 0;
-    if (best >= 0) {
-        for (struct resource *r = ctx->acct->resources; r; r = r->next) {
-            if (!r->available || r->priority < 0)
-                continue;
-            if (type != MSG_HEADLINE && r->priority != best)
-                continue;
+    for (struct resource *r = ctx->acct->resources; r; r = r->next) {
+        if (message_bare_takes(r, type, best)) {
             account_send(ctx->acct, r, stanza_ref(ctx->st));
             sent++;
         }
     }
-    if (sent)
-        return HOOK_DONE;
-    return message_undeliverable(ctx, type);
+    if (!sent)
+        return message_undeliverable(ctx, type);
+    message_delivered(ctx, NULL);
+    return HOOK_DONE;
 }
 
 static int message_in(struct hook_ctx *ctx)
@@ -104,6 +138,7 @@ static int message_in(struct hook_ctx *ctx)
     struct resource *res = account_resource(ctx->acct, ctx->to->resource);
     if (res) {
         account_send(ctx->acct, res, stanza_ref(ctx->st));
+        message_delivered(ctx, res);
         return HOOK_DONE;
     }
 

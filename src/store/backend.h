@@ -16,6 +16,8 @@
 #define ALDIS_STORE_BACKEND_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "aldis/store.h"
 
@@ -31,6 +33,17 @@ enum backend_put_mode {
 typedef int (*backend_user_fn)(void *ud, const char *host, const char *user);
 
 struct store_backend;
+struct store_pubsub_ops;
+
+/* One archive append of a batch: the item is written to owner's archive
+ * and `err` says how that went (a batch is one transaction, but one bad row,
+ * e.g. a duplicate id, fails alone). item->ts is updated to the stamp the
+ * item was stored with. */
+struct archive_append_row {
+    const char *owner;
+    struct archive_item *item;
+    int err;
+};
 
 struct store_backend_ops {
     const char *name; /* "sqlite" */
@@ -65,6 +78,21 @@ struct store_backend_ops {
                        struct offline_msg **msgs, size_t *n);
     int (*offline_count)(struct store_backend *b, const char *bare,
                          int64_t *count);
+
+    /* Message archive (XEP-0313): see the backend_archive_* wrappers. */
+    int (*archive_append)(struct store_backend *b,
+                          struct archive_append_row *rows, size_t n);
+    int (*archive_query)(struct store_backend *b, const struct archive_query *q,
+                         struct archive_page *out);
+    int (*archive_update)(struct store_backend *b, const char *owner,
+                          const char *id, const char *xml, size_t len,
+                          unsigned flags);
+    int (*archive_purge)(struct store_backend *b, int64_t before, int64_t limit,
+                         int64_t *deleted);
+
+    /* PubSub nodes and items (store/backend_pubsub.h), NULL when the
+     * backend keeps none. */
+    const struct store_pubsub_ops *pubsub;
 };
 
 /* Every backend's connection struct starts with this. */
@@ -118,7 +146,8 @@ static inline int backend_user_get(struct store_backend *b, const char *host,
 
 /* Delete the account and, in the same transaction, everything stored for
  * "user@host": roster (and its version), key/value entries, offline
- * messages. ALDIS_ENOTFOUND when the account does not exist. */
+ * messages, the message archive. ALDIS_ENOTFOUND when the account does
+ * not exist. */
 static inline int backend_user_del(struct store_backend *b, const char *host,
                                    const char *user)
 {
@@ -198,6 +227,63 @@ static inline int backend_offline_count(struct store_backend *b,
                                         const char *bare, int64_t *count)
 {
     return b->ops->offline_count(b, bare, count);
+}
+
+/* Message archive (XEP-0313), see store.h for the model. Append a batch of
+ * items in one transaction; each row gets its own err. Returns 0, or an
+ * error that failed the whole batch (every row's err is then set too). */
+static inline int backend_archive_append(struct store_backend *b,
+                                         struct archive_append_row *rows,
+                                         size_t n)
+{
+    return b->ops->archive_append(b, rows, n);
+}
+
+/* Run a query into *out (items malloc'd: backend_archive_page_clear).
+ * ALDIS_ENOTFOUND when a named id is not in the archive. */
+static inline int backend_archive_query(struct store_backend *b,
+                                        const struct archive_query *q,
+                                        struct archive_page *out)
+{
+    return b->ops->archive_query(b, q, out);
+}
+
+/* Replace one item's stanza and flags; ALDIS_ENOTFOUND when absent. */
+static inline int backend_archive_update(struct store_backend *b,
+                                         const char *owner, const char *id,
+                                         const char *xml, size_t len,
+                                         unsigned flags)
+{
+    return b->ops->archive_update(b, owner, id, xml, len, flags);
+}
+
+/* Delete up to `limit` of the oldest items stamped before `before`. */
+static inline int backend_archive_purge(struct store_backend *b, int64_t before,
+                                        int64_t limit, int64_t *deleted)
+{
+    return b->ops->archive_purge(b, before, limit, deleted);
+}
+
+/* Free the strings of one item, or a page's items (NULL-safe). */
+static inline void backend_archive_item_clear(struct archive_item *it)
+{
+    free(it->id);
+    free(it->with);
+    free(it->peer);
+    free(it->origin_id);
+    free(it->xml);
+    memset(it, 0, sizeof *it);
+}
+
+static inline void backend_archive_page_clear(struct archive_page *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        backend_archive_item_clear(&p->items[i]);
+    free(p->items);
+    p->items = NULL;
+    p->n = 0;
 }
 
 /* Free results (NULL-safe). */

@@ -19,6 +19,7 @@
 #include "aldis/store.h"
 #include "aldis/worker.h"
 #include "store/backend.h"
+#include "store/backend_pubsub.h"
 
 enum store_op {
     OP_USER_GET = 0,
@@ -30,12 +31,30 @@ enum store_op {
     OP_KV_DEL,
     OP_OFFLINE_PUSH,
     OP_OFFLINE_POP,
+    OP_CALL, /* store__call: a request made by another store_*.c file */
+    OP_ARCHIVE_APPEND,
+    OP_ARCHIVE_QUERY,
+    OP_ARCHIVE_UPDATE,
+    OP_ARCHIVE_PURGE,
 };
 
 static const char *const op_names[] = {
     "user get", "roster load", "roster put", "roster delete", "kv get",
-    "kv put", "kv delete", "offline push", "offline pop",
+    "kv put", "kv delete", "offline push", "offline pop", "call",
+    "archive append", "archive query", "archive update", "archive purge",
 };
+
+/* An archive query with its own copies of every string it points to. */
+struct archive_query_copy {
+    struct archive_query q;
+    char *strs[8];
+    char **ids;
+};
+
+/* Appends that arrive back to back are written in one transaction (one
+ * commit per batch instead of one per message); this bounds a batch so a
+ * flood of appends cannot delay the requests queued behind it for long. */
+#define ARCHIVE_BATCH_MAX 64
 
 /* One request: arguments (owned copies), where to answer, and the result.
  * Owned by the queue, then the store thread, then the answering thread. */
@@ -49,6 +68,8 @@ struct store_req {
         store_roster_cb roster;
         store_kv_cb kv;
         store_offline_cb offline;
+        store_archive_cb archive;
+        store_count_cb count;
     } cb;
     bool has_cb;
     void *ud;
@@ -59,6 +80,10 @@ struct store_req {
     size_t len;
     int64_t max;
     struct roster_item item;
+    int (*call_run)(struct store_backend *b, void *arg); /* OP_CALL, arg = ud */
+    void (*call_done)(void *arg, int err);
+    struct archive_item aitem;         /* OP_ARCHIVE_APPEND */
+    struct archive_query_copy aquery;  /* OP_ARCHIVE_QUERY */
 
     /* results */
     int err;
@@ -70,6 +95,8 @@ struct store_req {
     size_t vlen;
     struct offline_msg *msgs;
     size_t nmsgs;
+    struct archive_page page;
+    int64_t count;
 };
 
 static struct {
@@ -120,6 +147,13 @@ static void req_free(struct store_req *r)
     backend_roster_items_free(r->items, r->nitems);
     free(r->value);
     backend_offline_msgs_free(r->msgs, r->nmsgs);
+    backend_archive_item_clear(&r->aitem);
+    for (size_t i = 0; i < sizeof r->aquery.strs / sizeof r->aquery.strs[0]; i++)
+        free(r->aquery.strs[i]);
+    for (size_t i = 0; r->aquery.ids && i < r->aquery.q.nids; i++)
+        free(r->aquery.ids[i]);
+    free(r->aquery.ids);
+    backend_archive_page_clear(&r->page);
     free(r);
 }
 
@@ -143,6 +177,19 @@ static void req_complete(struct store_req *r)
         if (r->cb.offline)
             r->cb.offline(r->ud, r->err, r->msgs, r->nmsgs);
         break;
+    case OP_CALL:
+        r->call_done(r->ud, r->err);
+        break;
+    case OP_ARCHIVE_QUERY:
+        if (r->cb.archive)
+            r->cb.archive(r->ud, r->err, r->err ? NULL : &r->page);
+        break;
+    case OP_ARCHIVE_PURGE:
+        if (r->cb.count)
+            r->cb.count(r->ud, r->err, r->count);
+        break;
+    case OP_ARCHIVE_APPEND:
+    case OP_ARCHIVE_UPDATE:
     case OP_ROSTER_PUT:
     case OP_ROSTER_DEL:
     case OP_KV_PUT:
@@ -208,11 +255,49 @@ static void req_run(struct store_backend *b, struct store_req *r)
     case OP_OFFLINE_POP:
         r->err = backend_offline_pop(b, r->bare, &r->msgs, &r->nmsgs);
         break;
+    case OP_CALL:
+        r->err = r->call_run(b, r->ud);
+        break;
+    case OP_ARCHIVE_APPEND: {
+        /* A batch of one; store_thread_main batches consecutive ones. */
+        struct archive_append_row row = {r->bare, &r->aitem, 0};
+        backend_archive_append(b, &row, 1);
+        r->err = row.err;
+        break;
+    }
+    case OP_ARCHIVE_QUERY:
+        r->err = backend_archive_query(b, &r->aquery.q, &r->page);
+        break;
+    case OP_ARCHIVE_UPDATE:
+        r->err = backend_archive_update(b, r->bare, r->key, r->data, r->len,
+                                        (unsigned)r->max);
+        break;
+    case OP_ARCHIVE_PURGE:
+        r->err = backend_archive_purge(b, r->max, (int64_t)r->len, &r->count);
+        break;
     }
     /* Write failures with no callback would otherwise vanish silently. */
     if (r->err && r->err != ALDIS_ENOTFOUND && !req_has_cb(r))
         log_warn("store", "%s for %s failed: %s", op_names[r->op],
                  r->bare ? r->bare : "?", aldis_strerror(r->err));
+}
+
+/* Run a chain of n archive appends as one backend batch. */
+static void archive_append_batch(struct store_backend *b, struct store_req *first,
+                                 size_t n)
+{
+    struct archive_append_row rows[ARCHIVE_BATCH_MAX];
+    struct store_req *r = first;
+    for (size_t i = 0; i < n; i++, r = r->next)
+        rows[i] = (struct archive_append_row){r->bare, &r->aitem, 0};
+    backend_archive_append(b, rows, n);
+    r = first;
+    for (size_t i = 0; i < n; i++, r = r->next) {
+        r->err = rows[i].err;
+        if (r->err && !req_has_cb(r))
+            log_warn("store", "archive append for %s failed: %s", r->bare,
+                     aldis_strerror(r->err));
+    }
 }
 
 static void *store_thread_main(void *arg)
@@ -228,13 +313,36 @@ static void *store_thread_main(void *arg)
             break;
         }
         store.head = r->next;
+        /* Take the archive appends queued right behind this one too: they
+         * go to the database in one transaction. The FIFO order with every
+         * other request is kept, since only a consecutive run is taken. */
+        size_t nbatch = 1;
+        if (r->op == OP_ARCHIVE_APPEND) {
+            struct store_req *last = r;
+            while (store.head && store.head->op == OP_ARCHIVE_APPEND &&
+                   nbatch < ARCHIVE_BATCH_MAX) {
+                last = store.head;
+                store.head = store.head->next;
+                nbatch++;
+            }
+            last->next = NULL;
+        } else {
+            r->next = NULL;
+        }
         if (!store.head)
             store.tail = NULL;
         pthread_mutex_unlock(&store.mu);
 
-        r->next = NULL;
-        req_run(b, r);
-        req_answer(r);
+        if (nbatch > 1)
+            archive_append_batch(b, r, nbatch);
+        else
+            req_run(b, r);
+        while (r) {
+            struct store_req *next = r->next;
+            r->next = NULL;
+            req_answer(r);
+            r = next;
+        }
     }
     return NULL;
 }
@@ -421,5 +529,95 @@ void store_offline_pop(const char *bare, store_offline_cb cb, void *ud)
     r->cb.offline = cb;
     r->has_cb = cb != NULL;
     r->bare = dup_str(bare);
+    req_submit(r);
+}
+
+void store__call(int (*run)(struct store_backend *b, void *arg),
+                 void (*done)(void *arg, int err), void *arg)
+{
+    struct store_req *r = req_new(OP_CALL, arg);
+    r->call_run = run;
+    r->call_done = done;
+    r->has_cb = true; /* done frees arg: it must always run */
+    req_submit(r);
+}
+
+/* ---- message archive (XEP-0313) -------------------------------------- */
+
+void store_archive_append(const char *owner, const struct archive_item *item,
+                          store_done_cb cb, void *ud)
+{
+    struct store_req *r = req_new(OP_ARCHIVE_APPEND, ud);
+    r->cb.done = cb;
+    r->has_cb = cb != NULL;
+    r->bare = dup_str(owner);
+    r->aitem.id = dup_str(item->id);
+    r->aitem.ts = item->ts;
+    r->aitem.with = dup_str(item->with);
+    r->aitem.peer = dup_str(item->peer);
+    r->aitem.dir = item->dir;
+    r->aitem.origin_id = dup_str(item->origin_id);
+    r->aitem.flags = item->flags;
+    r->aitem.xml = dup_mem(item->xml ? item->xml : "", item->len);
+    r->aitem.len = item->len;
+    req_submit(r);
+}
+
+/* Copy one string of a query into the request; returns the copy. */
+static const char *query_str(struct archive_query_copy *c, size_t slot, const char *s)
+{
+    ALDIS_ASSERT(slot < sizeof c->strs / sizeof c->strs[0]);
+    c->strs[slot] = dup_str(s);
+    return c->strs[slot];
+}
+
+void store_archive_query(const struct archive_query *q, store_archive_cb cb, void *ud)
+{
+    struct store_req *r = req_new(OP_ARCHIVE_QUERY, ud);
+    struct archive_query_copy *c = &r->aquery;
+    r->cb.archive = cb;
+    r->has_cb = cb != NULL;
+    c->q = *q;
+    c->q.owner = query_str(c, 0, q->owner);
+    c->q.with = query_str(c, 1, q->with);
+    c->q.peer = query_str(c, 2, q->peer);
+    c->q.after_id = query_str(c, 3, q->after_id);
+    c->q.before_id = query_str(c, 4, q->before_id);
+    c->q.origin_id = query_str(c, 5, q->origin_id);
+    c->q.page_after = query_str(c, 6, q->page_after);
+    c->q.page_before = query_str(c, 7, q->page_before);
+    c->q.ids = NULL;
+    if (q->nids > 0) {
+        c->ids = calloc(q->nids, sizeof *c->ids);
+        ALDIS_ASSERT(c->ids != NULL);
+        for (size_t i = 0; i < q->nids; i++)
+            c->ids[i] = dup_str(q->ids[i]);
+        c->q.ids = (const char *const *)c->ids;
+    }
+    r->bare = dup_str(q->owner); /* for log lines */
+    req_submit(r);
+}
+
+void store_archive_update(const char *owner, const char *id, const char *xml,
+                          size_t len, unsigned flags, store_done_cb cb, void *ud)
+{
+    struct store_req *r = req_new(OP_ARCHIVE_UPDATE, ud);
+    r->cb.done = cb;
+    r->has_cb = cb != NULL;
+    r->bare = dup_str(owner);
+    r->key = dup_str(id);
+    r->data = dup_mem(xml, len);
+    r->len = len;
+    r->max = flags;
+    req_submit(r);
+}
+
+void store_archive_purge(int64_t before, int64_t limit, store_count_cb cb, void *ud)
+{
+    struct store_req *r = req_new(OP_ARCHIVE_PURGE, ud);
+    r->cb.count = cb;
+    r->has_cb = cb != NULL;
+    r->max = before;
+    r->len = limit > 0 ? (size_t)limit : 0;
     req_submit(r);
 }

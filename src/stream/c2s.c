@@ -193,6 +193,8 @@ static void send_features(struct c2s *c)
                          "<channel-binding type='tls-unique'/></sasl-channel-binding>");
         }
     }
+    if (!c->authed && (c->tls || !cfg->require_encryption))
+        modules_preauth_features(c->s.host, add_stream_feature, &b);
     if (c->authed) {
         buf_adds(&b, "<bind xmlns='" NS_BIND "'/>"
                      "<session xmlns='" NS_SESSION "'><optional/></session>");
@@ -333,7 +335,14 @@ static void ops_deliver(struct session *s, struct stanza *st)
     }
 }
 
-static const struct session_ops c2s_ops = {ops_deliver, ops_close};
+static void ops_deliver_raw(struct session *s, struct stanza *st)
+{
+    struct c2s *c = (struct c2s *)s;
+    if (c->state != C2S_CLOSING && c->state != C2S_DETACHED)
+        send_stanza(c, st);
+}
+
+static const struct session_ops c2s_ops = {ops_deliver, ops_close, ops_deliver_raw};
 
 /* ---- timers ---- */
 
@@ -776,6 +785,7 @@ static void on_tls_ready(struct conn *conn)
 {
     struct c2s *c = conn->ud;
     c->tls = true;
+    c->s.encrypted = true;
     log_debug("c2s", "%s: TLS established (%s, %s)", conn->peer, SSL_get_version(conn->ssl),
               SSL_get_cipher_name(conn->ssl));
 }
@@ -1387,8 +1397,15 @@ static void on_element(void *ud, struct stanza *st)
             stream_error(c, "policy-violation", "unexpected SASL element");
     } else if (!strcmp(ns, NS_CLIENT) &&
                (!strcmp(name, "iq") || !strcmp(name, "message") || !strcmp(name, "presence"))) {
-        if (!c->authed)
-            stream_error(c, "not-authorized", "authenticate first");
+        if (!c->authed) {
+            /* XEP-0077 and other pre-authentication IQs, once TLS is up
+             * where it is required */
+            struct hook_ctx hc = {.host = c->s.host, .sess = &c->s, .st = st};
+            bool allowed = !strcmp(name, "iq") && c->state == C2S_OPEN &&
+                           (c->tls || !cfg->require_encryption);
+            if (!allowed || hooks_run(HOOK_SESSION_PREAUTH, &hc) != HOOK_DONE)
+                stream_error(c, "not-authorized", "authenticate first");
+        }
         else if (c->state != C2S_BOUND && strcmp(name, "iq") == 0)
             handle_pre_bind_iq(c, st);
         else if (c->state != C2S_BOUND)
@@ -1485,6 +1502,7 @@ void c2s_accept(uv_stream_t *server, int direct_tls)
     c->direct_tls = direct_tls;
     c->conn.rate_limit = cfg->rate_bytes_per_sec;
     session_register(&c->s, &c2s_ops);
+    c->s.peer = c->conn.peer;
     if (conn_accept(&c->conn, server) < 0) {
         c->state = C2S_CLOSING;
         conn_close(&c->conn);

@@ -11,9 +11,11 @@
 
 #include <sqlite3.h>
 
+#include "aldis/buf.h"
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "store/backend.h"
+#include "store/backend_pubsub.h"
 
 /* How long a writer waits for another process's (aldisctl's, or the
  * server's) write transaction before giving up with SQLITE_BUSY. */
@@ -78,6 +80,31 @@ static const struct migration migrations[] = {
      " stamp INTEGER NOT NULL,"
      " xml BLOB NOT NULL);"
      "CREATE INDEX offline_owner ON offline (owner, id);"},
+    /* PubSub nodes and items (XEP-0060, PEP): sqlite_pubsub.c. */
+    {2, sqlite__pubsub_schema},
+    {3,
+     /* The message archive (XEP-0313). seq is the rowid: it grows with
+      * every append, and the store keeps ts strictly increasing in append
+      * order too, so (ts, seq) is the archive order and the oldest items
+      * are a prefix of the table (retention deletes from the front).
+      * `id` is the random archive id handed out as the XEP-0359 stanza-id.
+      * The two indexes serve the queries: the whole archive by time, and one
+      * conversation by time (XEP-0313 §4.1.1); both end in the rowid, which
+      * orders ties. */
+     "CREATE TABLE archive ("
+     " seq INTEGER PRIMARY KEY,"
+     " owner TEXT NOT NULL,"
+     " id TEXT NOT NULL,"
+     " ts INTEGER NOT NULL,"
+     " with_bare TEXT NOT NULL,"
+     " peer TEXT NOT NULL,"
+     " direction INTEGER NOT NULL CHECK (direction IN (0, 1)),"
+     " origin_id TEXT,"
+     " flags INTEGER NOT NULL DEFAULT 0,"
+     " xml BLOB NOT NULL);"
+     "CREATE UNIQUE INDEX archive_owner_id ON archive (owner, id);"
+     "CREATE INDEX archive_owner_ts ON archive (owner, ts);"
+     "CREATE INDEX archive_owner_with_ts ON archive (owner, with_bare, ts);"},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -113,6 +140,12 @@ enum stmt_id {
     S_OFFLINE_PUSH,
     S_OFFLINE_LIST,
     S_OFFLINE_CLEAR,
+    S_OWNER_ARCHIVE_DEL,
+    S_ARCHIVE_LAST_TS,
+    S_ARCHIVE_INSERT,
+    S_ARCHIVE_LOCATE,
+    S_ARCHIVE_UPDATE,
+    S_ARCHIVE_PURGE,
     S_COUNT
 };
 
@@ -182,6 +215,21 @@ static const char *const stmt_sql[S_COUNT] = {
                        " VALUES (?1, strftime('%s','now'), ?2)",
     [S_OFFLINE_LIST] = "SELECT id, xml FROM offline WHERE owner = ?1 ORDER BY id",
     [S_OFFLINE_CLEAR] = "DELETE FROM offline WHERE owner = ?1 AND id <= ?2",
+    [S_OWNER_ARCHIVE_DEL] = "DELETE FROM archive WHERE owner = ?1",
+    /* The newest item is the one with the highest rowid: no scan. */
+    [S_ARCHIVE_LAST_TS] = "SELECT ts FROM archive ORDER BY seq DESC LIMIT 1",
+    [S_ARCHIVE_INSERT] = "INSERT INTO archive (owner, id, ts, with_bare, peer,"
+                         " direction, origin_id, flags, xml)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_ARCHIVE_LOCATE] = "SELECT ts, seq FROM archive WHERE owner = ?1 AND id = ?2",
+    [S_ARCHIVE_UPDATE] = "UPDATE archive SET xml = ?3, flags = ?4"
+                         " WHERE owner = ?1 AND id = ?2",
+    /* The oldest items are a prefix in rowid order (see the schema): look
+     * at no more than `limit` rows from the front, whatever the table
+     * size, and delete those of them that are old enough. */
+    [S_ARCHIVE_PURGE] = "DELETE FROM archive WHERE seq IN (SELECT seq FROM"
+                        " (SELECT seq, ts FROM archive ORDER BY seq LIMIT ?2)"
+                        " WHERE ts < ?1)",
 };
 
 struct sqlite_backend {
@@ -568,7 +616,7 @@ static int owner_data_del(struct sqlite_backend *s, const char *bare)
 {
     static const enum stmt_id ids[] = {S_OWNER_GROUPS_DEL, S_OWNER_ROSTER_DEL,
                                        S_OWNER_VERSION_DEL, S_OWNER_KV_DEL,
-                                       S_OWNER_OFFLINE_DEL};
+                                       S_OWNER_OFFLINE_DEL, S_OWNER_ARCHIVE_DEL};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         sqlite3_stmt *st = stmt_get(s, ids[i]);
         if (!st)
@@ -605,6 +653,8 @@ static int sqlite_user_del(struct store_backend *b, const char *host,
         goto end;
     }
     rc = owner_data_del(s, bare);
+    if (rc == 0)
+        rc = sqlite__pubsub_owner_del(b, bare);
 end:
     rc = tx_end(s, rc);
 out:
@@ -1037,6 +1087,462 @@ end:
     return 0;
 }
 
+/* ---- message archive (XEP-0313) ------------------------------------- */
+
+/* The stamp of the newest item, or 0 for an empty table. */
+static int archive_last_ts(struct sqlite_backend *s, int64_t *ts)
+{
+    sqlite3_stmt *st = stmt_get(s, S_ARCHIVE_LAST_TS);
+    int ret = 0;
+    *ts = 0;
+    if (!st)
+        return ALDIS_ESTORE;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *ts = sqlite3_column_int64(st, 0);
+    else if (rc != SQLITE_DONE)
+        ret = db_fail(s, "archive append");
+    stmt_done(st);
+    return ret;
+}
+
+static int archive_insert(struct sqlite_backend *s, const char *owner,
+                          const struct archive_item *it)
+{
+    sqlite3_stmt *st = stmt_get(s, S_ARCHIVE_INSERT);
+    if (!st)
+        return ALDIS_ESTORE;
+    bind_text(st, 1, owner);
+    bind_text(st, 2, it->id);
+    sqlite3_bind_int64(st, 3, it->ts);
+    bind_text(st, 4, it->with);
+    bind_text(st, 5, it->peer ? it->peer : it->with);
+    sqlite3_bind_int(st, 6, it->dir == ARCHIVE_OUT ? 1 : 0);
+    bind_text(st, 7, it->origin_id);
+    sqlite3_bind_int64(st, 8, it->flags);
+    bind_blob(st, 9, it->xml, it->len);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        ret = ALDIS_EEXIST; /* an id already used in this archive */
+    else if (rc != SQLITE_DONE)
+        ret = db_fail(s, "archive append");
+    stmt_done(st);
+    return ret;
+}
+
+/* One write transaction for the whole batch: on the hot path, a commit
+ * (the fsync of WAL mode) per message would dominate the cost. A row that
+ * fails alone (duplicate id, bad arguments) fails only its own statement;
+ * SQLite keeps the transaction. */
+static int sqlite_archive_append(struct store_backend *b,
+                                 struct archive_append_row *rows, size_t n)
+{
+    struct sqlite_backend *s = (struct sqlite_backend *)b;
+    int64_t last = 0;
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        rows[i].err = 0;
+    if ((rc = tx_begin(s)) != 0 || (rc = archive_last_ts(s, &last)) != 0)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        struct archive_item *it = rows[i].item;
+        if (!rows[i].owner || !it->id || !it->with || !it->xml ||
+            strlen(it->id) > ARCHIVE_ID_MAX) {
+            rows[i].err = ALDIS_EINVAL;
+            continue;
+        }
+        /* Strictly increasing stamps in append order: the archive order is
+         * the order messages reached us, even when workers' clocks or a
+         * clock step disagree (see store.h). */
+        if (it->ts <= last)
+            it->ts = last + 1;
+        rows[i].err = archive_insert(s, rows[i].owner, it);
+        if (rows[i].err == 0)
+            last = it->ts;
+        else if (rows[i].err != ALDIS_EEXIST && sqlite3_get_autocommit(s->db)) {
+            /* SQLite rolled the whole transaction back (disk full, I/O). */
+            rc = rows[i].err;
+            goto fail;
+        }
+    }
+    if ((rc = tx_commit(s)) != 0)
+        goto fail;
+    return 0;
+fail:
+    tx_rollback(s);
+    for (size_t i = 0; i < n; i++)
+        rows[i].err = rc;
+    return rc;
+}
+
+/* A position in the archive order. */
+struct archive_key {
+    int64_t ts;
+    int64_t seq;
+};
+
+/* The position of item `id` of `owner`; ALDIS_ENOTFOUND when absent. */
+static int archive_locate(struct sqlite_backend *s, const char *owner,
+                          const char *id, struct archive_key *key)
+{
+    sqlite3_stmt *st = stmt_get(s, S_ARCHIVE_LOCATE);
+    int ret = 0;
+    if (!st)
+        return ALDIS_ESTORE;
+    bind_text(st, 1, owner);
+    bind_text(st, 2, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        key->ts = sqlite3_column_int64(st, 0);
+        key->seq = sqlite3_column_int64(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        ret = ALDIS_ENOTFOUND;
+    } else {
+        ret = db_fail(s, "archive query");
+    }
+    stmt_done(st);
+    return ret;
+}
+
+/* Queries combine filters freely, so their SQL is built per query: the
+ * text in `sql`, the values to bind in order in `binds`. */
+#define ARCHIVE_BINDS_MAX (ARCHIVE_IDS_MAX + 24)
+
+struct archive_sql {
+    struct buf sql;
+    struct {
+        const char *text; /* NULL: num */
+        int64_t num;
+    } binds[ARCHIVE_BINDS_MAX];
+    int nbinds;
+};
+
+static void sql_text(struct archive_sql *q, const char *text)
+{
+    ALDIS_ASSERT(q->nbinds < ARCHIVE_BINDS_MAX);
+    q->binds[q->nbinds].text = text;
+    q->binds[q->nbinds++].num = 0;
+}
+
+static void sql_num(struct archive_sql *q, int64_t num)
+{
+    ALDIS_ASSERT(q->nbinds < ARCHIVE_BINDS_MAX);
+    q->binds[q->nbinds].text = NULL;
+    q->binds[q->nbinds++].num = num;
+}
+
+/* Items after `k` in archive order. Written as a range on ts plus a
+ * tie-break, which the (owner, ts) indexes can seek to, rather than a row
+ * value comparison. */
+static void sql_after(struct archive_sql *q, const struct archive_key *k)
+{
+    buf_adds(&q->sql, " AND ts >= ? AND NOT (ts = ? AND seq <= ?)");
+    sql_num(q, k->ts);
+    sql_num(q, k->ts);
+    sql_num(q, k->seq);
+}
+
+static void sql_before(struct archive_sql *q, const struct archive_key *k)
+{
+    buf_adds(&q->sql, " AND ts <= ? AND NOT (ts = ? AND seq >= ?)");
+    sql_num(q, k->ts);
+    sql_num(q, k->ts);
+    sql_num(q, k->seq);
+}
+
+/* Bound positions of a query, resolved from the ids it names. */
+struct archive_bounds {
+    bool has_after, has_before, has_page_after, has_page_before;
+    struct archive_key after, before, page_after, page_before;
+};
+
+/* The WHERE clause of the set the filters select (no paging). */
+static void sql_filters(struct archive_sql *q, const struct archive_query *aq,
+                        const struct archive_bounds *bd)
+{
+    buf_adds(&q->sql, " WHERE owner = ?");
+    sql_text(q, aq->owner);
+    if (aq->with) {
+        buf_adds(&q->sql, " AND with_bare = ?");
+        sql_text(q, aq->with);
+    }
+    if (aq->peer) {
+        buf_adds(&q->sql, " AND peer = ?");
+        sql_text(q, aq->peer);
+    }
+    if (aq->has_start) {
+        buf_adds(&q->sql, " AND ts >= ?");
+        sql_num(q, aq->start);
+    }
+    if (aq->has_end) {
+        buf_adds(&q->sql, " AND ts <= ?");
+        sql_num(q, aq->end);
+    }
+    if (aq->dir >= 0) {
+        buf_adds(&q->sql, " AND direction = ?");
+        sql_num(q, aq->dir == ARCHIVE_OUT ? 1 : 0);
+    }
+    if (aq->origin_id) {
+        buf_adds(&q->sql, " AND origin_id = ?");
+        sql_text(q, aq->origin_id);
+    }
+    if (bd->has_after)
+        sql_after(q, &bd->after);
+    if (bd->has_before)
+        sql_before(q, &bd->before);
+    if (aq->nids) {
+        buf_adds(&q->sql, " AND id IN (");
+        for (size_t i = 0; i < aq->nids; i++) {
+            buf_adds(&q->sql, i ? ", ?" : "?");
+            sql_text(q, aq->ids[i]);
+        }
+        buf_addc(&q->sql, ')');
+    }
+}
+
+/* Prepare q's SQL (not cached: every filter combination differs) and bind
+ * its values. */
+static sqlite3_stmt *sql_prepare(struct sqlite_backend *s, struct archive_sql *q)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, buf_cstr(&q->sql), -1, &st, NULL) != SQLITE_OK) {
+        db_fail(s, "archive query");
+        return NULL;
+    }
+    for (int i = 0; i < q->nbinds; i++) {
+        if (q->binds[i].text)
+            bind_text(st, i + 1, q->binds[i].text);
+        else
+            sqlite3_bind_int64(st, i + 1, q->binds[i].num);
+    }
+    return st;
+}
+
+/* count(*) over the filtered set, optionally only before position k. */
+static int archive_count(struct sqlite_backend *s, const struct archive_query *aq,
+                         const struct archive_bounds *bd,
+                         const struct archive_key *before, int64_t *count)
+{
+    struct archive_sql q;
+    int ret = 0;
+    buf_init(&q.sql);
+    q.nbinds = 0;
+    buf_adds(&q.sql, "SELECT count(*) FROM archive");
+    sql_filters(&q, aq, bd);
+    if (before)
+        sql_before(&q, before);
+    sqlite3_stmt *st = sql_prepare(s, &q);
+    if (!st) {
+        ret = ALDIS_ESTORE;
+        goto out;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    else
+        ret = db_fail(s, "archive count");
+    sqlite3_finalize(st);
+out:
+    buf_free(&q.sql);
+    return ret;
+}
+
+static int archive_row_read(sqlite3_stmt *st, struct archive_item *it)
+{
+    memset(it, 0, sizeof *it);
+    it->id = col_strdup(st, 0);
+    it->ts = sqlite3_column_int64(st, 1);
+    it->with = col_strdup(st, 2);
+    it->peer = col_strdup(st, 3);
+    it->dir = sqlite3_column_int(st, 4) ? ARCHIVE_OUT : ARCHIVE_IN;
+    it->origin_id = col_strdup(st, 5);
+    it->flags = (unsigned)sqlite3_column_int64(st, 6);
+    size_t len = (size_t)sqlite3_column_bytes(st, 7);
+    const void *p = sqlite3_column_blob(st, 7);
+    it->xml = malloc(len + 1);
+    if (!it->id || !it->with || !it->peer || !it->xml ||
+        (sqlite3_column_type(st, 5) != SQLITE_NULL && !it->origin_id)) {
+        backend_archive_item_clear(it);
+        return ALDIS_ENOMEM;
+    }
+    if (len)
+        memcpy(it->xml, p, len);
+    it->xml[len] = '\0';
+    it->len = len;
+    return 0;
+}
+
+/* Resolve the ids a query names to positions; every one must exist
+ * (XEP-0313 §4.1.3 and §4.3.2: item-not-found otherwise). */
+static int archive_bounds_resolve(struct sqlite_backend *s,
+                                  const struct archive_query *aq,
+                                  struct archive_bounds *bd)
+{
+    struct {
+        const char *id;
+        bool *has;
+        struct archive_key *key;
+    } named[] = {
+        {aq->after_id, &bd->has_after, &bd->after},
+        {aq->before_id, &bd->has_before, &bd->before},
+        {aq->page_after, &bd->has_page_after, &bd->page_after},
+        {aq->page_before, &bd->has_page_before, &bd->page_before},
+    };
+    int rc;
+    memset(bd, 0, sizeof *bd);
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        if (!named[i].id)
+            continue;
+        if ((rc = archive_locate(s, aq->owner, named[i].id, named[i].key)) != 0)
+            return rc;
+        *named[i].has = true;
+    }
+    for (size_t i = 0; i < aq->nids; i++) {
+        struct archive_key unused;
+        if (!aq->ids[i] || (rc = archive_locate(s, aq->owner, aq->ids[i], &unused)) != 0)
+            return aq->ids[i] ? rc : ALDIS_EINVAL;
+    }
+    return 0;
+}
+
+static int sqlite_archive_query(struct store_backend *b,
+                                const struct archive_query *aq,
+                                struct archive_page *out)
+{
+    struct sqlite_backend *s = (struct sqlite_backend *)b;
+    struct archive_bounds bd;
+    struct archive_sql q;
+    struct archive_item *items = NULL;
+    sqlite3_stmt *st = NULL;
+    size_t n = 0, max = aq->max > ARCHIVE_PAGE_MAX ? ARCHIVE_PAGE_MAX : aq->max;
+    int64_t first_seq = 0;
+    int rc = 0, step;
+
+    memset(out, 0, sizeof *out);
+    out->count = out->first_index = -1;
+    buf_init(&q.sql);
+    q.nbinds = 0;
+    if (!aq->owner || aq->nids > ARCHIVE_IDS_MAX || aq->index < 0)
+        return ALDIS_EINVAL;
+    /* One read transaction: the page and its counts are one snapshot. */
+    if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, "archive query");
+    if ((rc = archive_bounds_resolve(s, aq, &bd)) != 0)
+        goto out;
+
+    /* One row more than the page tells whether the page is the last one in
+     * its direction (XEP-0313 §4.3.2 'complete'). */
+    buf_adds(&q.sql, "SELECT id, ts, with_bare, peer, direction, origin_id,"
+                     " flags, xml, seq FROM archive");
+    sql_filters(&q, aq, &bd);
+    if (bd.has_page_after)
+        sql_after(&q, &bd.page_after);
+    if (bd.has_page_before)
+        sql_before(&q, &bd.page_before);
+    buf_adds(&q.sql, aq->backward ? " ORDER BY ts DESC, seq DESC" : " ORDER BY ts, seq");
+    buf_adds(&q.sql, " LIMIT ? OFFSET ?");
+    sql_num(&q, (int64_t)max + 1);
+    sql_num(&q, aq->backward ? 0 : aq->index);
+    if (!(st = sql_prepare(s, &q))) {
+        rc = ALDIS_ESTORE;
+        goto out;
+    }
+    if (max > 0 && !(items = calloc(max, sizeof *items))) {
+        rc = ALDIS_ENOMEM;
+        goto out;
+    }
+    out->complete = true;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == max) {
+            out->complete = false;
+            break;
+        }
+        if ((rc = archive_row_read(st, &items[n])) != 0)
+            goto out;
+        if (n == 0 || aq->backward)
+            first_seq = sqlite3_column_int64(st, 8);
+        n++;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        rc = db_fail(s, "archive query");
+        goto out;
+    }
+    /* A backward page was read newest first; results go oldest first. */
+    if (aq->backward) {
+        for (size_t i = 0; i < n / 2; i++) {
+            struct archive_item t = items[i];
+            items[i] = items[n - 1 - i];
+            items[n - 1 - i] = t;
+        }
+    }
+    if (aq->want_count) {
+        if ((rc = archive_count(s, aq, &bd, NULL, &out->count)) != 0)
+            goto out;
+        if (n > 0) {
+            struct archive_key first = {items[0].ts, first_seq};
+            if ((rc = archive_count(s, aq, &bd, &first, &out->first_index)) != 0)
+                goto out;
+        }
+    }
+    out->stable = true;
+out:
+    sqlite3_finalize(st);
+    buf_free(&q.sql);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++)
+            backend_archive_item_clear(&items[i]);
+        free(items);
+        memset(out, 0, sizeof *out);
+        out->count = out->first_index = -1;
+        return rc;
+    }
+    if (n == 0) {
+        free(items);
+        items = NULL;
+    }
+    out->items = items;
+    out->n = n;
+    return 0;
+}
+
+static int sqlite_archive_update(struct store_backend *b, const char *owner,
+                                 const char *id, const char *xml, size_t len,
+                                 unsigned flags)
+{
+    struct sqlite_backend *s = (struct sqlite_backend *)b;
+    sqlite3_stmt *st = stmt_get(s, S_ARCHIVE_UPDATE);
+    if (!st)
+        return ALDIS_ESTORE;
+    bind_text(st, 1, owner);
+    bind_text(st, 2, id);
+    bind_blob(st, 3, xml, len);
+    sqlite3_bind_int64(st, 4, flags);
+    int rc = stmt_exec(s, st, "archive update");
+    if (rc == 0 && sqlite3_changes(s->db) == 0)
+        rc = ALDIS_ENOTFOUND;
+    return rc;
+}
+
+static int sqlite_archive_purge(struct store_backend *b, int64_t before,
+                                int64_t limit, int64_t *deleted)
+{
+    struct sqlite_backend *s = (struct sqlite_backend *)b;
+    sqlite3_stmt *st = stmt_get(s, S_ARCHIVE_PURGE);
+    *deleted = 0;
+    if (!st)
+        return ALDIS_ESTORE;
+    if (limit <= 0)
+        return ALDIS_EINVAL;
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 2, limit);
+    int rc = stmt_exec(s, st, "archive purge");
+    if (rc == 0)
+        *deleted = sqlite3_changes(s->db);
+    return rc;
+}
+
 static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1055,4 +1561,20 @@ static const struct store_backend_ops sqlite_ops = {
     .offline_push = sqlite_offline_push,
     .offline_pop = sqlite_offline_pop,
     .offline_count = sqlite_offline_count,
+    .archive_append = sqlite_archive_append,
+    .archive_query = sqlite_archive_query,
+    .archive_update = sqlite_archive_update,
+    .archive_purge = sqlite_archive_purge,
+    .pubsub = &sqlite_pubsub_ops,
 };
+
+/* For sqlite_pubsub.c (backend_pubsub.h). */
+struct sqlite3 *sqlite__db(struct store_backend *b)
+{
+    return ((struct sqlite_backend *)b)->db;
+}
+
+int sqlite__fail(struct store_backend *b, const char *what)
+{
+    return db_fail((struct sqlite_backend *)b, what);
+}

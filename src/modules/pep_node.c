@@ -1,0 +1,660 @@
+/* pep_node.c - PEP nodes in memory: their XEP-0060 configuration (the
+ * pubsub#node_config fields PEP needs, as a form and as stored text), their
+ * items (oldest first, trimmed to max_items), loading an account's nodes
+ * from the store and writing changes through to it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "aldis/buf.h"
+#include "aldis/error.h"
+#include "aldis/log.h"
+#include "aldis/store_pubsub.h"
+#include "modules/pep.h"
+
+/* ---- configuration -------------------------------------------------------- */
+
+static const char *const access_names[] = {"open", "presence", "roster", "whitelist"};
+static const char *const send_last_names[] = {"never", "on_sub", "on_sub_and_presence"};
+
+/* XEP-0163 §5 "Recommended Defaults" and XEP-0060 §16.4.4. */
+void pep_config_default(struct pep_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->access = PEP_ACCESS_PRESENCE;
+    cfg->max_items = 1;
+    cfg->persist_items = true;
+    cfg->send_last = PEP_SEND_ON_SUB_AND_PRESENCE;
+    cfg->notify_retract = true;
+    cfg->notify_delete = true;
+    cfg->deliver_payloads = true;
+    cfg->deliver_notifications = true;
+}
+
+static void groups_clear(struct pep_config *cfg)
+{
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        free(cfg->groups[i]);
+    free(cfg->groups);
+    cfg->groups = NULL;
+    cfg->ngroups = 0;
+}
+
+void pep_config_clear(struct pep_config *cfg)
+{
+    free(cfg->title);
+    cfg->title = NULL;
+    groups_clear(cfg);
+}
+
+static char *str_dup(const char *s)
+{
+    char *d = strdup(s);
+    ALDIS_ASSERT(d != NULL);
+    return d;
+}
+
+int pep_config_copy(struct pep_config *dst, const struct pep_config *src)
+{
+    *dst = *src;
+    dst->title = src->title ? str_dup(src->title) : NULL;
+    dst->groups = NULL;
+    dst->ngroups = 0;
+    if (src->ngroups) {
+        dst->groups = calloc(src->ngroups, sizeof *dst->groups);
+        ALDIS_ASSERT(dst->groups != NULL);
+        for (size_t i = 0; i < src->ngroups; i++)
+            dst->groups[i] = str_dup(src->groups[i]);
+        dst->ngroups = src->ngroups;
+    }
+    return 0;
+}
+
+long pep_config_max(const struct pep_config *cfg)
+{
+    if (cfg->max_items < 0 || cfg->max_items > pep_opt_max_items)
+        return pep_opt_max_items;
+    return cfg->max_items > 0 ? cfg->max_items : 1;
+}
+
+/* XEP-0004 §3.3 boolean: "0"/"false" or "1"/"true". */
+static int parse_bool(const char *v, bool *out)
+{
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+        *out = true;
+    else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+        *out = false;
+    else
+        return ALDIS_EINVAL;
+    return 0;
+}
+
+static int parse_enum(const char *v, const char *const *names, size_t n, int *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    return ALDIS_EINVAL;
+}
+
+/* "max" (XEP-0060 §7.1.5 / XEP-0402) or a positive integer. */
+static int parse_max(const char *v, long *out)
+{
+    if (strcmp(v, "max") == 0) {
+        *out = -1;
+        return 0;
+    }
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 1)
+        return ALDIS_EINVAL;
+    if (n > pep_opt_max_items)
+        return ALDIS_ELIMIT;
+    *out = n;
+    return 0;
+}
+
+/* The boolean fields, by offset, so set/match/form/serialise share one
+ * table. */
+struct bool_field {
+    const char *var;
+    size_t offset;
+};
+static const struct bool_field bool_fields[] = {
+    {"pubsub#persist_items", offsetof(struct pep_config, persist_items)},
+    {"pubsub#notify_retract", offsetof(struct pep_config, notify_retract)},
+    {"pubsub#notify_delete", offsetof(struct pep_config, notify_delete)},
+    {"pubsub#deliver_payloads", offsetof(struct pep_config, deliver_payloads)},
+    {"pubsub#deliver_notifications", offsetof(struct pep_config, deliver_notifications)},
+};
+#define NBOOL (sizeof bool_fields / sizeof bool_fields[0])
+
+static bool *bool_at(struct pep_config *cfg, size_t i)
+{
+    return (bool *)((char *)cfg + bool_fields[i].offset);
+}
+
+int pep_config_set(struct pep_config *cfg, const char *var, const char *const *values,
+                   size_t nvalues)
+{
+    const char *v = nvalues ? values[0] : "";
+    int e;
+    for (size_t i = 0; i < NBOOL; i++)
+        if (strcmp(var, bool_fields[i].var) == 0)
+            return parse_bool(v, bool_at(cfg, i));
+    if (strcmp(var, "pubsub#access_model") == 0) {
+        int a;
+        if ((e = parse_enum(v, access_names, 4, &a)) == 0)
+            cfg->access = (enum pep_access)a;
+        return e;
+    }
+    if (strcmp(var, "pubsub#send_last_published_item") == 0) {
+        int s;
+        if ((e = parse_enum(v, send_last_names, 3, &s)) == 0)
+            cfg->send_last = (enum pep_send_last)s;
+        return e;
+    }
+    if (strcmp(var, "pubsub#max_items") == 0)
+        return parse_max(v, &cfg->max_items);
+    if (strcmp(var, "pubsub#notification_type") == 0) {
+        if (strcmp(v, "headline") != 0 && strcmp(v, "normal") != 0)
+            return ALDIS_EINVAL;
+        cfg->notification_normal = strcmp(v, "normal") == 0;
+        return 0;
+    }
+    if (strcmp(var, "pubsub#publish_model") == 0) {
+        /* XEP-0163 §2.2: one publisher per node, the owner. */
+        return strcmp(v, "publishers") == 0 ? 0 : ALDIS_EINVAL;
+    }
+    if (strcmp(var, "pubsub#title") == 0) {
+        if (strlen(v) > 1024)
+            return ALDIS_EINVAL;
+        free(cfg->title);
+        cfg->title = *v ? str_dup(v) : NULL;
+        return 0;
+    }
+    if (strcmp(var, "pubsub#roster_groups_allowed") == 0) {
+        if (nvalues > 256)
+            return ALDIS_EINVAL;
+        groups_clear(cfg);
+        if (nvalues) {
+            cfg->groups = calloc(nvalues, sizeof *cfg->groups);
+            ALDIS_ASSERT(cfg->groups != NULL);
+            for (size_t i = 0; i < nvalues; i++)
+                cfg->groups[i] = str_dup(values[i]);
+            cfg->ngroups = nvalues;
+        }
+        return 0;
+    }
+    return ALDIS_ENOTFOUND;
+}
+
+bool pep_config_matches(const struct pep_config *cfg, const char *var,
+                        const char *const *values, size_t nvalues)
+{
+    /* Parse the wanted value into a copy and compare the one field: that
+     * makes "1" match true and "max" match -1 without a second parser. */
+    struct pep_config want;
+    pep_config_copy(&want, cfg);
+    bool same = false;
+    if (pep_config_set(&want, var, values, nvalues) == 0) {
+        same = want.access == cfg->access && want.max_items == cfg->max_items &&
+               want.send_last == cfg->send_last &&
+               want.notification_normal == cfg->notification_normal;
+        for (size_t i = 0; same && i < NBOOL; i++)
+            same = *bool_at(&want, i) == *bool_at((struct pep_config *)cfg, i);
+        if (same && strcmp(var, "pubsub#title") == 0)
+            same = (!want.title && !cfg->title) ||
+                   (want.title && cfg->title && strcmp(want.title, cfg->title) == 0);
+        if (same && strcmp(var, "pubsub#roster_groups_allowed") == 0) {
+            same = want.ngroups == cfg->ngroups;
+            for (size_t i = 0; same && i < want.ngroups; i++)
+                same = strcmp(want.groups[i], cfg->groups[i]) == 0;
+        }
+    }
+    pep_config_clear(&want);
+    return same;
+}
+
+/* The values of a data form field, at most `max`. */
+static size_t field_values(struct stanza *scratch, const struct xml_node *field,
+                           const char **values, size_t max)
+{
+    size_t n = 0;
+    for (struct xml_node *v = xml_child(field, "value", NS_DATA); v && n < max;
+         v = xml_next(v, "value", NS_DATA))
+        values[n++] = xml_text(scratch, v);
+    return n;
+}
+
+#define FORM_MAX_VALUES 256
+
+/* Walk a form's fields: fn gets each one but FORM_TYPE, which must be
+ * `form_type` when present. Stops at the first non-zero return. */
+static int form_each(const struct xml_node *x, const char *form_type,
+                     int (*fn)(void *ud, const char *var, const char *const *values, size_t n),
+                     void *ud, const char **bad_var)
+{
+    struct stanza *scratch = stanza_new("scratch", NULL);
+    const char *values[FORM_MAX_VALUES];
+    int rc = 0;
+    for (struct xml_node *f = xml_child(x, "field", NS_DATA); f; f = xml_next(f, "field", NS_DATA)) {
+        const char *var = xml_attr(f, "var");
+        if (!var)
+            continue;
+        size_t n = field_values(scratch, f, values, FORM_MAX_VALUES);
+        if (strcmp(var, "FORM_TYPE") == 0) {
+            if (form_type && (n != 1 || strcmp(values[0], form_type) != 0)) {
+                *bad_var = var;
+                rc = ALDIS_EINVAL;
+                break;
+            }
+            continue;
+        }
+        if ((rc = fn(ud, var, values, n)) != 0) {
+            *bad_var = var;
+            break;
+        }
+    }
+    stanza_unref(scratch);
+    return rc;
+}
+
+static int apply_one(void *ud, const char *var, const char *const *values, size_t n)
+{
+    return pep_config_set(ud, var, values, n);
+}
+
+int pep_config_apply_form(struct pep_config *cfg, const struct xml_node *x,
+                          const char *form_type, const char **bad_var)
+{
+    return form_each(x, form_type, apply_one, cfg, bad_var);
+}
+
+static int match_one(void *ud, const char *var, const char *const *values, size_t n)
+{
+    return pep_config_matches(ud, var, values, n) ? 0 : ALDIS_EINVAL;
+}
+
+bool pep_config_form_matches(const struct pep_config *cfg, const struct xml_node *x,
+                             const char **bad_var)
+{
+    return form_each(x, NS_PUBSUB_PUBLISH_OPTIONS, match_one, (void *)cfg, bad_var) == 0;
+}
+
+static struct xml_node *form_field(struct stanza *st, struct xml_node *x, const char *var,
+                                   const char *type, const char *value)
+{
+    struct xml_node *f = xml_add_child(st, x, "field", NS_DATA);
+    xml_set_attr(st, f, "var", var);
+    if (type)
+        xml_set_attr(st, f, "type", type);
+    if (value) {
+        struct xml_node *v = xml_add_child(st, f, "value", NS_DATA);
+        xml_add_text(st, v, value, strlen(value));
+    }
+    return f;
+}
+
+static void form_options(struct stanza *st, struct xml_node *f, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct xml_node *o = xml_add_child(st, f, "option", NS_DATA);
+        struct xml_node *v = xml_add_child(st, o, "value", NS_DATA);
+        xml_add_text(st, v, names[i], strlen(names[i]));
+    }
+}
+
+static void max_text(const struct pep_config *cfg, char *buf, size_t size)
+{
+    if (cfg->max_items < 0)
+        snprintf(buf, size, "max");
+    else
+        snprintf(buf, size, "%ld", cfg->max_items);
+}
+
+/* XEP-0060 §8.2.1 / §16.4.4. */
+void pep_config_form(struct stanza *st, struct xml_node *parent, const struct pep_config *cfg)
+{
+    struct xml_node *x = xml_add_child(st, parent, "x", NS_DATA);
+    xml_set_attr(st, x, "type", "form");
+    form_field(st, x, "FORM_TYPE", "hidden", NS_PUBSUB_NODE_CONFIG);
+    form_field(st, x, "pubsub#title", "text-single", cfg->title ? cfg->title : "");
+    for (size_t i = 0; i < NBOOL; i++)
+        form_field(st, x, bool_fields[i].var, "boolean",
+                   *bool_at((struct pep_config *)cfg, i) ? "1" : "0");
+    char max[32];
+    max_text(cfg, max, sizeof max);
+    form_field(st, x, "pubsub#max_items", "text-single", max);
+    struct xml_node *f = form_field(st, x, "pubsub#access_model", "list-single",
+                                    access_names[cfg->access]);
+    form_options(st, f, access_names, 4);
+    f = form_field(st, x, "pubsub#roster_groups_allowed", "list-multi", NULL);
+    for (size_t i = 0; i < cfg->ngroups; i++) {
+        struct xml_node *v = xml_add_child(st, f, "value", NS_DATA);
+        xml_add_text(st, v, cfg->groups[i], strlen(cfg->groups[i]));
+    }
+    f = form_field(st, x, "pubsub#send_last_published_item", "list-single",
+                   send_last_names[cfg->send_last]);
+    form_options(st, f, send_last_names, 3);
+    static const char *const ntypes[] = {"headline", "normal"};
+    f = form_field(st, x, "pubsub#notification_type", "list-single",
+                   ntypes[cfg->notification_normal]);
+    form_options(st, f, ntypes, 2);
+    static const char *const pmodels[] = {"publishers"};
+    f = form_field(st, x, "pubsub#publish_model", "list-single", "publishers");
+    form_options(st, f, pmodels, 1);
+}
+
+/* Stored values escape '\\' and newlines, one "var=value" per line. */
+static void put_line(struct buf *b, const char *var, const char *value)
+{
+    buf_adds(b, var);
+    buf_addc(b, '=');
+    for (const char *p = value; *p; p++) {
+        if (*p == '\\')
+            buf_adds(b, "\\\\");
+        else if (*p == '\n')
+            buf_adds(b, "\\n");
+        else
+            buf_addc(b, *p);
+    }
+    buf_addc(b, '\n');
+}
+
+char *pep_config_serialize(const struct pep_config *cfg)
+{
+    struct buf b;
+    buf_init(&b);
+    put_line(&b, "pubsub#access_model", access_names[cfg->access]);
+    char max[32];
+    max_text(cfg, max, sizeof max);
+    put_line(&b, "pubsub#max_items", max);
+    for (size_t i = 0; i < NBOOL; i++)
+        put_line(&b, bool_fields[i].var, *bool_at((struct pep_config *)cfg, i) ? "1" : "0");
+    put_line(&b, "pubsub#send_last_published_item", send_last_names[cfg->send_last]);
+    put_line(&b, "pubsub#notification_type", cfg->notification_normal ? "normal" : "headline");
+    if (cfg->title)
+        put_line(&b, "pubsub#title", cfg->title);
+    for (size_t i = 0; i < cfg->ngroups; i++)
+        put_line(&b, "pubsub#roster_groups_allowed", cfg->groups[i]);
+    return buf_steal(&b, NULL);
+}
+
+/* Unknown or bad lines are skipped (a newer build may have written
+ * them); the defaults stand in. Group lines accumulate. */
+void pep_config_parse(struct pep_config *cfg, const char *text)
+{
+    pep_config_default(cfg);
+    const char *groups[FORM_MAX_VALUES];
+    char *copies[FORM_MAX_VALUES];
+    size_t ngroups = 0;
+    const char *p = text;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char *line = malloc(len + 1), *out = line;
+        ALDIS_ASSERT(line != NULL);
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == '\\' && i + 1 < len) {
+                i++;
+                *out++ = p[i] == 'n' ? '\n' : p[i];
+            } else {
+                *out++ = p[i];
+            }
+        }
+        *out = '\0';
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = '\0';
+            const char *value = eq + 1;
+            if (strcmp(line, "pubsub#roster_groups_allowed") == 0) {
+                if (ngroups < FORM_MAX_VALUES) {
+                    copies[ngroups] = str_dup(value);
+                    groups[ngroups] = copies[ngroups];
+                    ngroups++;
+                }
+            } else {
+                pep_config_set(cfg, line, &value, 1);
+            }
+        }
+        free(line);
+        p += len + (eol ? 1 : 0);
+    }
+    if (ngroups)
+        pep_config_set(cfg, "pubsub#roster_groups_allowed", groups, ngroups);
+    for (size_t i = 0; i < ngroups; i++)
+        free(copies[i]);
+}
+
+/* ---- nodes and items ------------------------------------------------------ */
+
+struct pep_node *pep_node_find(struct pep_state *ps, const char *name)
+{
+    for (size_t i = 0; i < ps->nnodes; i++)
+        if (strcmp(ps->nodes[i]->name, name) == 0)
+            return ps->nodes[i];
+    return NULL;
+}
+
+struct pep_node *pep_node_add(struct pep_state *ps, const char *name, struct pep_config *cfg)
+{
+    if ((long)ps->nnodes >= pep_opt_max_nodes)
+        return NULL;
+    struct pep_node *node = calloc(1, sizeof *node);
+    ALDIS_ASSERT(node != NULL);
+    node->name = str_dup(name);
+    node->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    struct pep_node **nodes = realloc(ps->nodes, (ps->nnodes + 1) * sizeof *nodes);
+    ALDIS_ASSERT(nodes != NULL);
+    ps->nodes = nodes;
+    ps->nodes[ps->nnodes++] = node;
+    return node;
+}
+
+static void item_clear(struct pep_node *node, struct pep_item *it)
+{
+    node->bytes -= it->size;
+    free(it->id);
+    free(it->publisher);
+    if (it->payload)
+        stanza_unref(it->payload);
+}
+
+void pep_items_clear(struct pep_node *node)
+{
+    for (size_t i = 0; i < node->nitems; i++)
+        item_clear(node, &node->items[i]);
+    free(node->items);
+    node->items = NULL;
+    node->nitems = 0;
+}
+
+void pep_node_free(struct pep_node *node)
+{
+    if (!node)
+        return;
+    pep_items_clear(node);
+    pep_config_clear(&node->cfg);
+    free(node->name);
+    free(node);
+}
+
+void pep_node_remove(struct pep_state *ps, struct pep_node *node)
+{
+    for (size_t i = 0; i < ps->nnodes; i++)
+        if (ps->nodes[i] == node) {
+            memmove(&ps->nodes[i], &ps->nodes[i + 1], (ps->nnodes - i - 1) * sizeof *ps->nodes);
+            ps->nnodes--;
+            break;
+        }
+    pep_node_free(node);
+}
+
+struct pep_item *pep_item_find(struct pep_node *node, const char *id)
+{
+    for (size_t i = 0; i < node->nitems; i++)
+        if (strcmp(node->items[i].id, id) == 0)
+            return &node->items[i];
+    return NULL;
+}
+
+void pep_item_remove(struct pep_node *node, struct pep_item *item)
+{
+    size_t i = (size_t)(item - node->items);
+    ALDIS_ASSERT(i < node->nitems);
+    item_clear(node, item);
+    memmove(&node->items[i], &node->items[i + 1], (node->nitems - i - 1) * sizeof *node->items);
+    node->nitems--;
+}
+
+/* Non-persistent nodes keep only the last item, for "last published item"
+ * notifications (XEP-0060 §12.8). */
+static size_t node_limit(const struct pep_node *node)
+{
+    return node->cfg.persist_items ? (size_t)pep_config_max(&node->cfg) : 1;
+}
+
+void pep_items_trim(struct pep_node *node)
+{
+    size_t limit = node_limit(node);
+    while (node->nitems > limit)
+        pep_item_remove(node, &node->items[0]);
+}
+
+size_t pep_state_bytes(const struct pep_state *ps)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < ps->nnodes; i++)
+        total += ps->nodes[i]->bytes;
+    return total;
+}
+
+void pep_item_put(struct pep_node *node, const char *id, const char *publisher,
+                  struct stanza *payload, size_t size)
+{
+    struct pep_item *old = pep_item_find(node, id);
+    if (old)
+        pep_item_remove(node, old);
+    struct pep_item *items = realloc(node->items, (node->nitems + 1) * sizeof *items);
+    ALDIS_ASSERT(items != NULL);
+    node->items = items;
+    struct pep_item *it = &node->items[node->nitems++];
+    it->id = str_dup(id);
+    it->publisher = publisher ? str_dup(publisher) : NULL;
+    it->payload = payload ? stanza_freeze(payload) : NULL;
+    it->size = size;
+    node->bytes += size;
+    pep_items_trim(node);
+}
+
+void pep_item_id_new(char *out, size_t size)
+{
+    unsigned char raw[8];
+    if (RAND_bytes(raw, sizeof raw) != 1) {
+        /* Uniqueness only, not secrecy: the clock is a fine fallback. */
+        static unsigned long counter;
+        snprintf(out, size, "%lx-%lu", (unsigned long)time(NULL), ++counter);
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof raw && n + 2 < size; i++) {
+        out[n++] = hex[raw[i] >> 4];
+        out[n++] = hex[raw[i] & 15];
+    }
+    out[n] = '\0';
+}
+
+void pep_state_free(struct pep_state *ps)
+{
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->nnodes; i++)
+        pep_node_free(ps->nodes[i]);
+    free(ps->nodes);
+    pep_peers_free(ps);
+    free(ps);
+}
+
+/* ---- store ---------------------------------------------------------------- */
+
+struct pep_load {
+    struct account *acct;
+    void (*done)(struct account *);
+};
+
+static void pep_loaded(void *ud, int err, const struct pubsub_node_rec *nodes, size_t n)
+{
+    struct pep_load *load = ud;
+    struct pep_state *ps = calloc(1, sizeof *ps);
+    ALDIS_ASSERT(ps != NULL);
+    if (err) {
+        log_error("pep", "loading the nodes of %s failed: %s", load->acct->bare,
+                  aldis_strerror(err));
+        ps->broken = true;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct pep_config cfg;
+        pep_config_parse(&cfg, nodes[i].config);
+        struct pep_node *node = calloc(1, sizeof *node);
+        ALDIS_ASSERT(node != NULL);
+        node->name = str_dup(nodes[i].node);
+        node->cfg = cfg;
+        struct pep_node **grown = realloc(ps->nodes, (ps->nnodes + 1) * sizeof *grown);
+        ALDIS_ASSERT(grown != NULL);
+        ps->nodes = grown;
+        ps->nodes[ps->nnodes++] = node;
+        for (size_t j = 0; j < nodes[i].nitems; j++) {
+            const struct pubsub_item_rec *rec = &nodes[i].items[j];
+            struct stanza *payload = NULL;
+            if (rec->len) {
+                payload = stanza_parse(rec->xml, rec->len);
+                if (!payload) {
+                    log_warn("pep", "%s: stored item %s of node %s does not parse; skipped",
+                             load->acct->bare, rec->id, node->name);
+                    continue;
+                }
+            }
+            pep_item_put(node, rec->id, rec->publisher, payload, rec->len);
+        }
+    }
+    MODULE_DATA(load->acct, mod_pep) = ps;
+    load->done(load->acct);
+    free(load);
+}
+
+void pep_state_load(struct account *acct, void (*done)(struct account *))
+{
+    struct pep_load *load = malloc(sizeof *load);
+    ALDIS_ASSERT(load != NULL);
+    load->acct = acct;
+    load->done = done;
+    store_pubsub_load(acct->bare, pep_loaded, load);
+}
+
+void pep_store_node(struct account *acct, const struct pep_node *node)
+{
+    char *config = pep_config_serialize(&node->cfg);
+    store_pubsub_node_put(acct->bare, node->name, config, NULL, NULL);
+    free(config);
+}
+
+void pep_store_item(struct account *acct, const struct pep_node *node, const struct pep_item *item)
+{
+    if (!node->cfg.persist_items)
+        return;
+    char *xml = NULL;
+    size_t len = 0;
+    if (item->payload)
+        xml = stanza_to_string(item->payload, &len);
+    store_pubsub_item_put(acct->bare, node->name, item->id, xml ? xml : "", len,
+                          item->publisher, pep_config_max(&node->cfg), NULL, NULL);
+    free(xml);
+}
