@@ -13,17 +13,7 @@ INFO = "http://jabber.org/protocol/disco#info"
 ITEMS = "http://jabber.org/protocol/disco#items"
 
 
-async def iq(client, payload, type="get", to=None):
-    """Send an IQ with a raw payload; return the reply (result or error)."""
-    st = client.Iq()
-    st["type"] = type
-    if to:
-        st["to"] = to
-    st.append(ET.fromstring(payload))
-    try:
-        return await st.send(timeout=harness.TIMEOUT)
-    except IqError as e:
-        return e.iq
+iq = harness.send_iq  # an IQ with a raw payload; the reply, result or error
 
 
 def expect_error(reply, condition):

@@ -12,16 +12,7 @@ NS = "vcard-temp"
 MAX = 1024
 
 
-async def iq(client, payload, type="get", to=None):
-    st = client.Iq()
-    st["type"] = type
-    if to:
-        st["to"] = to
-    st.append(ET.fromstring(payload))
-    try:
-        return await st.send(timeout=harness.TIMEOUT)
-    except IqError as e:
-        return e.iq
+iq = harness.send_iq  # an IQ with a raw payload; the reply, result or error
 
 
 def expect(reply, kind, condition=None):

@@ -15,16 +15,7 @@ NS = "urn:xmpp:blocking"
 NS_ERR = "urn:xmpp:blocking:errors"
 
 
-async def iq(client, payload, type="get", to=None):
-    st = client.Iq()
-    st["type"] = type
-    if to:
-        st["to"] = to
-    st.append(ET.fromstring(payload))
-    try:
-        return await st.send(timeout=harness.TIMEOUT)
-    except IqError as e:
-        return e.iq
+iq = harness.send_iq  # an IQ with a raw payload; the reply, result or error
 
 
 def expect(reply, kind, condition=None):

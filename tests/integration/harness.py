@@ -670,6 +670,22 @@ async def connect(srv, jid, password, presence=True, roster=True, mech=None,
     return client
 
 
+async def send_iq(client, payload, type="get", to=None):
+    """Send an IQ with a raw XML payload from a slixmpp client; return the
+    reply stanza, whether a result or an error."""
+    import xml.etree.ElementTree as ET
+    from slixmpp.exceptions import IqError
+    st = client.Iq()
+    st["type"] = type
+    if to:
+        st["to"] = to
+    st.append(ET.fromstring(payload))
+    try:
+        return await st.send(timeout=TIMEOUT)
+    except IqError as e:
+        return e.iq
+
+
 async def disconnect(client, wait=2.0):
     """Close the client's stream politely, then the connection."""
     try:
