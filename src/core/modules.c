@@ -206,11 +206,19 @@ int hooks_run(enum hook_event event, struct hook_ctx *ctx)
 {
     ALDIS_ASSERT(event < HOOK_COUNT);
     ctx->event = event;
-    struct hook_entry *list = hooks[ctx->event];
-    for (size_t i = 0; i < nhooks[ctx->event]; i++) {
+    /* A hook may replace ctx->st with its own stanza (module.h). When a
+     * later hook replaces it again, the intermediate one is released here;
+     * the caller releases the last one if it differs from the original. */
+    struct stanza *orig = ctx->st;
+    struct hook_entry *list = hooks[event];
+    for (size_t i = 0; i < nhooks[event]; i++) {
         if (ctx->host && !ctx->host->enabled[list[i].mod->index])
             continue;
-        if (list[i].fn(ctx) == HOOK_DONE)
+        struct stanza *before = ctx->st;
+        int r = list[i].fn(ctx);
+        if (ctx->st != before && before != orig)
+            stanza_unref(before);
+        if (r == HOOK_DONE)
             return HOOK_DONE;
     }
     return HOOK_PASS;
