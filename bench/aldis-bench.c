@@ -1,7 +1,8 @@
 /* aldis-bench: XMPP client load generator — options, worker threads (one
  * epoll loop each, many connections per thread), the scenarios (login, idle,
- * chat, latency, register) and the report. Every run is bounded: setup by
- * --setup-timeout, measurement by --duration. */
+ * chat, latency, register, muc) and the report. Every run is bounded: setup
+ * (and for muc, entering the room) by --setup-timeout, measurement by
+ * --duration, the final drain by 5 s. */
 #include "bench.h"
 
 #include <errno.h>
@@ -25,6 +26,17 @@ double bench_traffic_start;
 double bench_measure_start;
 static atomic_int bench_interrupted;
 static atomic_int register_next; /* next user to register, shared by workers */
+
+/* muc: the room's state as the creator sees it, shared by the workers. */
+enum muc_room_state { MUC_ROOM_NONE, MUC_ROOM_CREATING, MUC_ROOM_READY, MUC_ROOM_FAILED };
+static atomic_int muc_join_go;   /* set by main once every session is up */
+static atomic_int muc_room;      /* enum muc_room_state */
+static atomic_int muc_failed;    /* an occupant could not enter, or a message bounced */
+/* Groupchat messages sent and copies received (any phase, this run only):
+ * sent * occupants - received is what the room still has to deliver. */
+static atomic_uint_fast64_t muc_sent;
+static atomic_uint_fast64_t muc_recv;
+#define LAT_MAX_SAMPLES (8u << 20) /* per worker; beyond it, decimate */
 
 double bench_now(void)
 {
@@ -80,6 +92,159 @@ void bench_on_ready(struct conn *c)
     }
 }
 
+/* Keep one latency sample. Past LAT_MAX_SAMPLES a worker halves what it
+ * kept (every other sample) and from then on keeps one in two, and so on:
+ * memory stays bounded and the samples stay spread over the whole run. */
+static void lat_record(struct worker *w, double lat_us)
+{
+    if (w->lat_every > 1 && ++w->lat_skip % w->lat_every != 0)
+        return;
+    if (w->lat_len == w->lat_cap) {
+        if (w->lat_cap >= LAT_MAX_SAMPLES) {
+            for (size_t i = 0; i < w->lat_len / 2; i++)
+                w->lat[i] = w->lat[2 * i];
+            w->lat_len /= 2;
+            w->lat_every = w->lat_every ? w->lat_every * 2 : 2;
+        } else {
+            size_t cap = w->lat_cap ? w->lat_cap * 2 : 65536;
+            uint32_t *p = realloc(w->lat, cap * sizeof *p);
+            if (!p)
+                return;
+            w->lat = p;
+            w->lat_cap = cap;
+        }
+    }
+    if (lat_us < 0)
+        lat_us = 0;
+    w->lat[w->lat_len++] = lat_us > 4e9 ? 4000000000u : (uint32_t)lat_us;
+}
+
+static void muc_fail(struct conn *c, const char *what)
+{
+    struct worker *w = c->w;
+    atomic_fetch_add(&w->errors, 1);
+    snprintf(w->last_error, sizeof w->last_error, "user %d: %s%s%.60s", c->user, what,
+             c->text_len ? " — " : "", c->text_len ? c->text : "");
+    if (w->opts->verbose)
+        fprintf(stderr, "aldis-bench: %s\n", w->last_error);
+    atomic_store(&muc_failed, 1);
+}
+
+/* Presence from the room: our own (status 110) completes the join; the
+ * creator's also says whether the room is new (201) and so locked until its
+ * configuration is accepted (XEP-0045 §10.1.1). Other occupants' presence
+ * is only parsed. */
+void bench_on_presence(struct conn *c)
+{
+    const struct bench_opts *o = c->w->opts;
+    if (o->scenario != SCEN_MUC)
+        return;
+    size_t rl = strlen(o->room_jid);
+    if (strncmp(c->top_from, o->room_jid, rl) != 0 || (c->top_from[rl] != '/' && c->top_from[rl]))
+        return;
+    if (!strcmp(c->top_type, "error")) {
+        if (c->join_sent && !c->joined) {
+            if (c->user == 1)
+                atomic_store(&muc_room, MUC_ROOM_FAILED);
+            muc_fail(c, "cannot enter the room");
+        }
+        return;
+    }
+    if (c->top_type[0] || !c->st110 || c->joined)
+        return;
+    c->joined = 1;
+    atomic_fetch_add(&c->w->joined, 1);
+    if (c->user == 1 && atomic_load(&muc_room) == MUC_ROOM_CREATING) {
+        if (c->st201)
+            conn_send_muc_config(c); /* instant room: unlock it */
+        else
+            atomic_store(&muc_room, MUC_ROOM_READY); /* it existed already */
+    }
+}
+
+void bench_on_iq_result(struct conn *c, int ok)
+{
+    if (c->w->opts->scenario != SCEN_MUC || c->user != 1)
+        return;
+    if (ok) {
+        atomic_store(&muc_room, MUC_ROOM_READY);
+    } else {
+        atomic_store(&muc_room, MUC_ROOM_FAILED);
+        muc_fail(c, "room configuration refused");
+    }
+}
+
+/* A bounced groupchat message would never reach the others: the run is
+ * void (and the saturation window would never drain). */
+void bench_on_message_error(struct conn *c)
+{
+    if (c->w->opts->scenario == SCEN_MUC)
+        muc_fail(c, "message bounced");
+}
+
+/* Messages sent to the room whose copies have not all arrived yet. */
+static uint64_t muc_in_flight(const struct bench_opts *o)
+{
+    uint64_t n = (uint64_t)o->occupants;
+    uint64_t due = atomic_load(&muc_sent) * n;
+    uint64_t got = atomic_load(&muc_recv);
+    return due > got ? (due - got + n - 1) / n : 0;
+}
+
+/* Saturation: keep at most senders * window messages in flight (sent to the
+ * room and not yet received by every occupant). Refilled once half of it
+ * has arrived, spread over this worker's senders, one write per sender. */
+static void muc_refill(struct worker *w)
+{
+    const struct bench_opts *o = w->opts;
+    if (o->rate_set || w->nsenders == 0)
+        return;
+    int phase = atomic_load(&bench_phase);
+    if (phase != PHASE_WARMUP && phase != PHASE_MEASURE)
+        return;
+    uint64_t limit = (uint64_t)o->senders * (uint64_t)o->window;
+    uint64_t in_flight = muc_in_flight(o);
+    if (in_flight > limit / 2)
+        return;
+    uint64_t budget = limit - in_flight;
+    int eligible = 0;
+    for (int i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->sender && c->state == CS_READY && c->joined)
+            eligible++;
+    }
+    if (eligible == 0)
+        return;
+    /* Count before sending: another worker's refill sees these at once. */
+    atomic_fetch_add(&muc_sent, budget);
+    uint64_t each = budget / (uint64_t)eligible, extra = budget % (uint64_t)eligible;
+    for (int i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (!c->sender || c->state != CS_READY || !c->joined)
+            continue;
+        uint64_t k = each + (extra > 0);
+        if (extra > 0)
+            extra--;
+        if (k > 0)
+            conn_send_groupchat(c, (int)k);
+    }
+}
+
+/* A copy of a groupchat message reached occupant c. */
+static void muc_on_message(struct conn *c, unsigned long long sent_us)
+{
+    struct worker *w = c->w;
+    int phase = atomic_load(&bench_phase);
+    c->received++;
+    atomic_fetch_add_explicit(&muc_recv, 1, memory_order_relaxed);
+    if (phase != PHASE_WARMUP && phase != PHASE_MEASURE)
+        return;
+    atomic_fetch_add_explicit(&w->delivered, 1, memory_order_relaxed);
+    if (phase == PHASE_MEASURE && (double)sent_us >= bench_measure_start * 1e6)
+        lat_record(w, bench_now() * 1e6 - (double)sent_us);
+    muc_refill(w);
+}
+
 void bench_on_message(struct conn *c, const char *body)
 {
     struct worker *w = c->w;
@@ -89,6 +254,10 @@ void bench_on_message(struct conn *c, const char *body)
     unsigned long long seq, sent_us;
     if (sscanf(body, "%u %llu %llu", &run_id, &seq, &sent_us) != 3 || run_id != bench_run_id)
         return; /* not ours: an earlier run's message, from offline storage */
+    if (o->scenario == SCEN_MUC) {
+        muc_on_message(c, sent_us);
+        return;
+    }
     c->received++;
     if (phase != PHASE_WARMUP && phase != PHASE_MEASURE)
         return;
@@ -96,21 +265,8 @@ void bench_on_message(struct conn *c, const char *body)
     if (o->scenario == SCEN_LATENCY) {
         /* Only messages sent during the measurement count: the warm-up
          * absorbs the servers' first-use costs (caches, JIT, allocation). */
-        if (phase == PHASE_MEASURE && (double)sent_us >= bench_measure_start * 1e6) {
-            double now_us = bench_now() * 1e6;
-            double lat = now_us - (double)sent_us;
-            if (lat < 0)
-                lat = 0;
-            if (w->lat_len == w->lat_cap) {
-                size_t cap = w->lat_cap ? w->lat_cap * 2 : 65536;
-                uint32_t *p = realloc(w->lat, cap * sizeof *p);
-                if (!p)
-                    return;
-                w->lat = p;
-                w->lat_cap = cap;
-            }
-            w->lat[w->lat_len++] = lat > 4e9 ? 4000000000u : (uint32_t)lat;
-        }
+        if (phase == PHASE_MEASURE && (double)sent_us >= bench_measure_start * 1e6)
+            lat_record(w, bench_now() * 1e6 - (double)sent_us);
         return;
     }
     if (o->scenario == SCEN_CHAT) {
@@ -141,6 +297,9 @@ void bench_on_closed(struct conn *c)
         c->was_ready = 0;
         atomic_fetch_sub(&c->w->ready, 1);
     }
+    if (c->joined)
+        atomic_fetch_sub(&c->w->joined, 1);
+    c->joined = c->join_sent = 0; /* a new session enters the room again */
     int phase = atomic_load(&bench_phase);
     if (phase == PHASE_STOP)
         return;
@@ -240,6 +399,74 @@ static void worker_pace(struct worker *w)
     }
 }
 
+/* muc at a fixed --rate: this worker's share of the rate (by its number of
+ * senders), round-robin over its senders. When the room is behind by more
+ * than the window, the due messages are dropped rather than queued, so the
+ * client never builds an unbounded backlog (the achieved rate is reported). */
+static void worker_pace_muc(struct worker *w)
+{
+    const struct bench_opts *o = w->opts;
+    if (w->nsenders == 0)
+        return;
+    double per_worker = o->rate * (double)w->nsenders / (double)o->senders;
+    uint64_t target = (uint64_t)((bench_now() - bench_traffic_start) * per_worker);
+    uint64_t limit = (uint64_t)o->senders * (uint64_t)o->window;
+    int budget = 2000;
+    while (w->rate_sent < target && budget-- > 0) {
+        if (muc_in_flight(o) >= limit) {
+            w->rate_sent = target;
+            break;
+        }
+        struct conn *c = NULL;
+        for (int k = 0; k < w->nconns && !c; k++) {
+            struct conn *x = &w->conns[w->rr];
+            w->rr = (w->rr + 1) % w->nconns;
+            if (x->sender && x->state == CS_READY && x->joined)
+                c = x;
+        }
+        if (!c)
+            break;
+        atomic_fetch_add(&muc_sent, 1);
+        conn_send_groupchat(c, 1);
+        w->rate_sent++;
+    }
+}
+
+/* muc: enter the room. The creator (user 1, first slot of worker 0) goes
+ * first; the others wait until the room is unlocked, then enter with at
+ * most --concurrency joins outstanding (sent, own presence not back yet). */
+static void worker_muc_joins(struct worker *w)
+{
+    const struct bench_opts *o = w->opts;
+    if (!atomic_load(&muc_join_go) || atomic_load(&w->joined) >= w->nconns)
+        return;
+    int room = atomic_load(&muc_room);
+    if (room == MUC_ROOM_NONE) {
+        struct conn *c = &w->conns[0];
+        int expected = MUC_ROOM_NONE;
+        if (c->user == 1 && c->state == CS_READY && !c->join_sent &&
+            atomic_compare_exchange_strong(&muc_room, &expected, MUC_ROOM_CREATING))
+            conn_send_muc_join(c);
+        return;
+    }
+    if (room != MUC_ROOM_READY)
+        return;
+    int limit = o->concurrency / o->threads;
+    if (limit < 1)
+        limit = 1;
+    int pending = 0;
+    for (int i = 0; i < w->nconns; i++)
+        if (w->conns[i].join_sent && !w->conns[i].joined && w->conns[i].state == CS_READY)
+            pending++;
+    for (int i = 0; i < w->nconns && pending < limit; i++) {
+        struct conn *c = &w->conns[i];
+        if (c->state == CS_READY && !c->join_sent) {
+            conn_send_muc_join(c);
+            pending++;
+        }
+    }
+}
+
 static int worker_busy(struct worker *w)
 {
     for (int i = 0; i < w->nconns; i++)
@@ -267,6 +494,7 @@ static void *worker_run(void *arg)
     const struct bench_opts *o = w->opts;
     struct epoll_event evs[256];
     int started = 0; /* chat: the windows were filled */
+    double next_scan = 0;
 
     for (;;) {
         int phase = atomic_load(&bench_phase);
@@ -282,13 +510,32 @@ static void *worker_run(void *arg)
         if (phase == PHASE_DRAIN)
             atomic_store(&w->drained, worker_in_flight(w) == 0);
         int handshakes = 0;
-        if (o->scenario != SCEN_LOGIN || measuring)
+        /* The scan for connections to (re)open is linear: with many
+         * connections it runs at most every 10 ms once setup is over, or
+         * it would cost more than the traffic (muc: 1000 sessions). */
+        double now = bench_now();
+        if ((o->scenario != SCEN_LOGIN || measuring) &&
+            (w->nconns <= 64 || phase == PHASE_SETUP || now >= next_scan)) {
             worker_start_pending(w, &handshakes);
+            next_scan = now + 0.01;
+        }
         if (o->scenario == SCEN_REGISTER && !worker_busy(w))
             break;
         if (o->scenario == SCEN_LATENCY && measuring)
             worker_pace(w);
-        int timeout = (o->scenario == SCEN_LATENCY && measuring) ? 1 : 50;
+        if (o->scenario == SCEN_MUC) {
+            worker_muc_joins(w);
+            if (measuring && o->rate_set)
+                worker_pace_muc(w);
+            else if (measuring)
+                muc_refill(w); /* the first window, and after a reconnect */
+        }
+        int paced = measuring && (o->scenario == SCEN_LATENCY ||
+                                  (o->scenario == SCEN_MUC && o->rate_set));
+        /* Joins are sent from this loop: do not sleep long while they run. */
+        int joining = o->scenario == SCEN_MUC && atomic_load(&muc_join_go) &&
+                      atomic_load(&w->joined) < w->nconns;
+        int timeout = paced || joining ? 1 : 50;
         int n = epoll_wait(w->epfd, evs, 256, timeout);
         for (int i = 0; i < n; i++) {
             uint32_t slot = (uint32_t)evs[i].data.u64;
@@ -377,6 +624,9 @@ static void usage(FILE *f)
             "            flight per sender -> delivered messages/s\n"
             "  latency   chat at a fixed total --rate msgs/s -> p50/p99 latency (ms)\n"
             "  register  create users PREFIX1..PREFIXN by in-band registration (XEP-0077)\n"
+            "  muc       --occupants sessions enter one room (XEP-0045), then --senders\n"
+            "            of them send groupchat messages, at saturation (--window in\n"
+            "            flight per sender) or at a total --rate -> deliveries/s, p50/p99\n"
             "options:\n"
             "  --host H            server address (default 127.0.0.1)\n"
             "  --port P            c2s port (default 5222)\n"
@@ -387,8 +637,16 @@ static void usage(FILE *f)
             "  --pairs P           chat/latency pairs (default users/2)\n"
             "  --concurrency C     login: connections at once; idle/chat/register:\n"
             "                      handshakes in progress at once (default 20)\n"
-            "  --window W          chat: messages in flight per sender (default 32)\n"
-            "  --rate R            latency: total messages per second (default 1000)\n"
+            "  --window W          chat: messages in flight per sender (default 32);\n"
+            "                      muc: messages sent to the room and not yet received\n"
+            "                      by every occupant, per sender (default 2)\n"
+            "  --rate R            latency: total messages per second (default 1000);\n"
+            "                      muc: total groupchat messages per second (default:\n"
+            "                      none, saturation)\n"
+            "  --occupants N       muc: sessions in the room, users 1..N (default 1000)\n"
+            "  --senders S         muc: occupants 1..S send (default 10)\n"
+            "  --room NODE         muc: the room's name (default bench)\n"
+            "  --muc-domain D      muc: the MUC service (default conference.DOMAIN)\n"
             "  --duration S        measurement seconds (default 10)\n"
             "  --setup-timeout S   seconds allowed to open the sessions (default 60)\n"
             "  --warmup S          login/chat/latency: seconds of uncounted traffic\n"
@@ -413,7 +671,10 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
         {"threads", required_argument, 0, 'T'},  {"json", no_argument, 0, 'j'},
         {"warmup", required_argument, 0, 'A'},   {"server-pid", required_argument, 0, 'S'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
+        {"occupants", required_argument, 0, 'O'}, {"senders", required_argument, 0, 'E'},
+        {"room", required_argument, 0, 'R'},     {"muc-domain", required_argument, 0, 'M'},
         {0, 0, 0, 0}};
+    int window_set = 0;
     *o = (struct bench_opts){.host = "127.0.0.1",
                              .port = 5222,
                              .domain = "localhost",
@@ -426,7 +687,10 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
                              .threads = 1,
                              .concurrency = 20,
                              .pairs = 0,
-                             .window = 32};
+                             .window = 32,
+                             .occupants = 1000,
+                             .senders = 10,
+                             .room = "bench"};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? -1 : 1;
@@ -442,6 +706,8 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
         o->scenario = SCEN_LATENCY;
     else if (!strcmp(s, "register"))
         o->scenario = SCEN_REGISTER;
+    else if (!strcmp(s, "muc"))
+        o->scenario = SCEN_MUC;
     else {
         fprintf(stderr, "aldis-bench: unknown scenario '%s'\n", s);
         usage(stderr);
@@ -459,8 +725,12 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
         case 'n': o->users = atoi(optarg); break;
         case 'P': o->pairs = atoi(optarg); break;
         case 'c': o->concurrency = atoi(optarg); break;
-        case 'W': o->window = atoi(optarg); break;
-        case 'r': o->rate = atof(optarg); break;
+        case 'W': o->window = atoi(optarg); window_set = 1; break;
+        case 'r': o->rate = atof(optarg); o->rate_set = 1; break;
+        case 'O': o->occupants = atoi(optarg); break;
+        case 'E': o->senders = atoi(optarg); break;
+        case 'R': o->room = optarg; break;
+        case 'M': o->muc_domain = optarg; break;
         case 't': o->duration = atof(optarg); break;
         case 's': o->setup_timeout = atof(optarg); break;
         case 'T': o->threads = atoi(optarg); break;
@@ -484,6 +754,27 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
         (o->pairs < 1 || o->pairs * 2 > o->users)) {
         fprintf(stderr, "aldis-bench: --pairs must be between 1 and users/2\n");
         return -1;
+    }
+    if (o->scenario == SCEN_MUC) {
+        if (o->occupants < 1 || o->occupants > 1000000 || o->senders < 1 ||
+            o->senders > o->occupants) {
+            fprintf(stderr, "aldis-bench: need 1 <= --senders <= --occupants <= 1000000\n");
+            return -1;
+        }
+        if (!window_set)
+            o->window = 2;
+        if (o->users < o->occupants)
+            o->users = o->occupants; /* the SCRAM cache is indexed by user */
+        int n;
+        if (o->muc_domain)
+            n = snprintf(o->room_jid, sizeof o->room_jid, "%s@%s", o->room, o->muc_domain);
+        else
+            n = snprintf(o->room_jid, sizeof o->room_jid, "%s@conference.%s", o->room,
+                         o->domain);
+        if (n < 0 || (size_t)n >= sizeof o->room_jid) {
+            fprintf(stderr, "aldis-bench: room JID too long\n");
+            return -1;
+        }
     }
     if (o->threads > o->concurrency && (o->scenario == SCEN_LOGIN || o->scenario == SCEN_REGISTER))
         o->threads = o->concurrency;
@@ -527,6 +818,9 @@ static int worker_setup(struct worker *w, int index, const struct bench_opts *o,
     case SCEN_LATENCY:
         n = 2 * (o->pairs / T + (index < o->pairs % T));
         break;
+    case SCEN_MUC:
+        n = o->occupants / T + (index < o->occupants % T);
+        break;
     }
     w->nconns = n;
     w->conns = calloc((size_t)(n ? n : 1), sizeof *w->conns);
@@ -538,8 +832,10 @@ static int worker_setup(struct worker *w, int index, const struct bench_opts *o,
         c->slot = i;
         c->fd = -1;
         c->start_pending = 1;
-        if (o->scenario == SCEN_IDLE) {
+        if (o->scenario == SCEN_IDLE || o->scenario == SCEN_MUC) {
             c->user = index + 1 + i * T; /* users index+1, index+1+T, ... */
+            c->sender = o->scenario == SCEN_MUC && c->user <= o->senders;
+            w->nsenders += c->sender;
         } else if (is_pair_scenario(o)) {
             int pair = index + (i / 2) * T; /* pairs are dealt round-robin */
             c->user = 2 * pair + 1 + (i % 2);
@@ -591,7 +887,7 @@ static void json_escape(char *dst, size_t size, const char *s)
 
 static const char *scenario_name(enum bench_scenario s)
 {
-    static const char *names[] = {"login", "idle", "chat", "latency", "register"};
+    static const char *names[] = {"login", "idle", "chat", "latency", "register", "muc"};
     return names[s];
 }
 
@@ -639,6 +935,8 @@ int main(int argc, char **argv)
         needed = o.users;
     else if (is_pair_scenario(&o))
         needed = 2 * o.pairs;
+    else if (o.scenario == SCEN_MUC)
+        needed = o.occupants;
 
     unsigned char rid[4];
     if (RAND_bytes(rid, sizeof rid) != 1)
@@ -683,8 +981,44 @@ int main(int argc, char **argv)
         fflush(stderr);
     }
 
+    /* muc: every session is up; now they enter the room, the creator first.
+     * Bounded by --setup-timeout again. The server's CPU time for it is
+     * reported apart: entering costs a presence to every occupant (O(N^2)). */
+    int joined = 0;
+    double join_seconds = 0, cpu_j0 = -1, cpu_j1 = -1;
+    if (o.scenario == SCEN_MUC && setup_ok && !atomic_load(&bench_interrupted)) {
+        double j0 = bench_now();
+        cpu_j0 = proc_cpu_seconds(o.server_pid);
+        atomic_store(&muc_join_go, 1);
+        for (;;) {
+            joined = sum_int(ws, o.threads, offsetof(struct worker, joined));
+            if (joined >= o.occupants || atomic_load(&bench_interrupted) ||
+                atomic_load(&muc_failed))
+                break;
+            if (bench_now() - j0 > o.setup_timeout)
+                break;
+            bench_sleep(0.01);
+        }
+        join_seconds = bench_now() - j0;
+        cpu_j1 = proc_cpu_seconds(o.server_pid);
+        if (joined < o.occupants) {
+            setup_ok = 0;
+            const char *err = "none";
+            for (int i = 0; i < o.threads; i++)
+                if (ws[i].last_error[0])
+                    err = ws[i].last_error;
+            fprintf(stderr, "aldis-bench: only %d of %d occupants in %s after %.1f s (room %s; "
+                    "last error: %s)\n", joined, o.occupants, o.room_jid, join_seconds,
+                    atomic_load(&muc_room) == MUC_ROOM_READY ? "unlocked" : "not unlocked", err);
+        } else if (!atomic_load(&bench_interrupted)) {
+            fprintf(stderr, "aldis-bench: joined: %d occupants in %s in %.2f s\n", joined,
+                    o.room_jid, join_seconds);
+        }
+        fflush(stderr);
+    }
+
     /* Warm up, then measure. Counters are snapshots taken at the start. */
-    uint64_t logins0 = 0, delivered0 = 0;
+    uint64_t logins0 = 0, delivered0 = 0, muc_sent0 = 0;
     double m0 = bench_now(), m1 = m0;
     double cpu_m0 = cpu_start, cpu_m1, client_m0 = self_cpu_seconds(), client_m1;
     long rss_m0 = -1, rss_m1;
@@ -698,6 +1032,7 @@ int main(int argc, char **argv)
         }
         logins0 = sum_u64(ws, o.threads, offsetof(struct worker, logins));
         delivered0 = sum_u64(ws, o.threads, offsetof(struct worker, delivered));
+        muc_sent0 = atomic_load(&muc_sent);
         bench_measure_start = m0 = bench_now();
         cpu_m0 = proc_cpu_seconds(o.server_pid);
         client_m0 = self_cpu_seconds();
@@ -728,6 +1063,8 @@ int main(int argc, char **argv)
     rss_m1 = proc_rss_kb(o.server_pid);
     uint64_t logins = sum_u64(ws, o.threads, offsetof(struct worker, logins)) - logins0;
     uint64_t delivered = sum_u64(ws, o.threads, offsetof(struct worker, delivered)) - delivered0;
+    uint64_t muc_sent_measured = atomic_load(&muc_sent) - muc_sent0;
+    int joined_end = sum_int(ws, o.threads, offsetof(struct worker, joined));
     int ready_end = sum_int(ws, o.threads, offsetof(struct worker, ready));
     if (is_pair_scenario(&o) && setup_ok) {
         /* Let what is in flight arrive (at most 5 s) before closing. */
@@ -738,6 +1075,16 @@ int main(int argc, char **argv)
             if (sum_int(ws, o.threads, offsetof(struct worker, drained)) == o.threads)
                 break;
         }
+    }
+    if (o.scenario == SCEN_MUC && setup_ok) {
+        /* Every copy in flight arrives (at most 5 s) before the sessions
+         * close, so the servers are not left fanning out to departed
+         * occupants while the next scenario starts. */
+        atomic_store(&bench_phase, PHASE_DRAIN);
+        double drain_end = bench_now() + 5;
+        while (!atomic_load(&bench_interrupted) && bench_now() < drain_end &&
+               muc_in_flight(&o) > 0)
+            bench_sleep(0.02);
     }
     atomic_store(&bench_phase, PHASE_STOP);
     for (int i = 0; i < o.threads; i++)
@@ -756,8 +1103,12 @@ int main(int argc, char **argv)
 
     /* Latency percentiles over all samples. */
     size_t nlat = 0;
-    for (int i = 0; i < o.threads; i++)
+    unsigned lat_every = 1;
+    for (int i = 0; i < o.threads; i++) {
         nlat += ws[i].lat_len;
+        if (ws[i].lat_every > lat_every)
+            lat_every = ws[i].lat_every;
+    }
     double p50 = 0, p90 = 0, p99 = 0, pmax = 0;
     if (nlat > 0) {
         uint32_t *all = malloc(nlat * sizeof *all);
@@ -784,12 +1135,15 @@ int main(int argc, char **argv)
     case SCEN_CHAT: metric = "msgs_per_s"; value = (double)delivered / secs; break;
     case SCEN_LATENCY: metric = "p50_ms"; value = p50; break;
     case SCEN_REGISTER: metric = "registered"; value = registered + conflicts; break;
+    case SCEN_MUC: metric = "deliveries_per_s"; value = (double)delivered / secs; break;
     }
     int ok = setup_ok && !atomic_load(&bench_interrupted);
     if (o.scenario == SCEN_REGISTER)
         ok = ok && registered + conflicts == o.users;
     if (o.scenario == SCEN_LOGIN || o.scenario == SCEN_CHAT || o.scenario == SCEN_LATENCY)
         ok = ok && value > 0;
+    if (o.scenario == SCEN_MUC)
+        ok = ok && value > 0 && !atomic_load(&muc_failed);
 
     const char *mechanism = "";
     for (int i = 0; i < o.threads; i++)
@@ -807,13 +1161,24 @@ int main(int argc, char **argv)
                "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"registered\":%d,\"existing\":%d,"
                "\"errors\":%llu,\"threads\":%d,\"mechanism\":\"%s\",\"client_cpu_s\":%.3f,"
                "\"server_cpu_s\":%.3f,\"server_setup_cpu_s\":%.3f,\"server_rss_kb_start\":%ld,"
-               "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld,\"last_error\":\"%s\"}\n",
+               "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld,\"last_error\":\"%s\"",
                scenario_name(o.scenario), ok ? "true" : "false", metric, value, secs,
                setup_seconds, o.scenario == SCEN_IDLE ? ready : ready_end,
                (unsigned long long)logins, (unsigned long long)delivered,
-               o.scenario == SCEN_LATENCY ? o.rate : 0.0, p50, p90, p99, pmax, registered,
+               o.scenario == SCEN_LATENCY || o.rate_set ? o.rate : 0.0, p50, p90, p99, pmax,
+               registered,
                conflicts, (unsigned long long)errors, o.threads, mechanism, client_m1 - client_m0,
                server_cpu, server_setup_cpu, rss_start, rss_m0, rss_m1, last_error_json);
+        if (o.scenario == SCEN_MUC)
+            printf(",\"room\":\"%s\",\"mode\":\"%s\",\"occupants\":%d,\"senders\":%d,"
+                   "\"window\":%d,\"joined\":%d,\"joined_end\":%d,\"join_seconds\":%.3f,"
+                   "\"server_join_cpu_s\":%.3f,\"messages_sent\":%llu,\"latency_samples\":%zu,"
+                   "\"latency_every\":%u",
+                   o.room_jid, o.rate_set ? "rate" : "saturation", o.occupants, o.senders,
+                   o.window, joined, joined_end, join_seconds,
+                   cpu_j0 >= 0 && cpu_j1 >= 0 ? cpu_j1 - cpu_j0 : -1.0,
+                   (unsigned long long)muc_sent_measured, nlat, lat_every);
+        printf("}\n");
     } else {
         printf("scenario:   %s (%s)\n", scenario_name(o.scenario), ok ? "ok" : "FAILED");
         switch (o.scenario) {
@@ -838,6 +1203,23 @@ int main(int argc, char **argv)
         case SCEN_REGISTER:
             printf("registered: %d new, %d already existing, of %d\n", registered, conflicts,
                    o.users);
+            break;
+        case SCEN_MUC:
+            printf("room:       %s, %d of %d occupants entered in %.2f s", o.room_jid, joined,
+                   o.occupants, join_seconds);
+            if (cpu_j0 >= 0 && cpu_j1 >= 0)
+                printf(" (server %.2f CPU s)", cpu_j1 - cpu_j0);
+            printf("\n");
+            printf("sent:       %llu groupchat messages by %d senders = %.1f msgs/s (%s)\n",
+                   (unsigned long long)muc_sent_measured, o.senders,
+                   (double)muc_sent_measured / secs, o.rate_set ? "fixed rate" : "saturation");
+            printf("delivered:  %llu copies in %.2f s = %.1f deliveries/s\n",
+                   (unsigned long long)delivered, secs, value);
+            printf("latency:    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms (%zu samples)\n",
+                   p50, p90, p99, pmax, nlat);
+            if (server_cpu > 0)
+                printf("efficiency: %.0f deliveries per server CPU-second\n",
+                       (double)delivered / server_cpu);
             break;
         }
         if (mechanism[0])

@@ -12,12 +12,15 @@
 #include <expat.h>
 #include <openssl/ssl.h>
 
+#define CONN_ROOM_MAX 256
+
 enum bench_scenario {
     SCEN_LOGIN,
     SCEN_IDLE,
     SCEN_CHAT,
     SCEN_LATENCY,
     SCEN_REGISTER,
+    SCEN_MUC,
 };
 
 struct bench_opts {
@@ -39,6 +42,13 @@ struct bench_opts {
     int json;
     int verbose;
     int server_pid; /* >0: report this process's CPU time and RSS */
+    /* muc */
+    int occupants;          /* sessions in the room (users 1..occupants) */
+    int senders;            /* occupants 1..senders send groupchat messages */
+    int rate_set;           /* --rate given: fixed rate instead of saturation */
+    const char *room;       /* room node (default "bench") */
+    const char *muc_domain; /* MUC service (default conference.DOMAIN) */
+    char room_jid[CONN_ROOM_MAX];
 };
 
 /* Handshake and session states of one client connection, in protocol order
@@ -113,6 +123,7 @@ struct conn {
     int feat_starttls, feat_bind, feat_session_required, feat_register;
     int mech_sha1, mech_sha256;
     int has_body, has_error, in_session;
+    int st110, st201; /* MUC status codes in a presence (XEP-0045 §15.6) */
     char text[CONN_TEXT_MAX];
     size_t text_len;
     int capture;
@@ -128,6 +139,11 @@ struct conn {
     uint64_t sent;     /* messages this session has sent */
     uint64_t received; /* messages this session has received */
     double ready_at;
+
+    /* muc */
+    int join_sent; /* presence to room/nick sent on this connection */
+    int joined;    /* own presence with status 110 received */
+    int sender;    /* sends groupchat messages */
 };
 
 struct worker {
@@ -148,12 +164,16 @@ struct worker {
     atomic_int registered;
     atomic_int reg_conflicts;
     atomic_int drained; /* DRAIN: nothing of ours in flight */
+    atomic_int joined;  /* muc: occupants whose join completed */
 
     /* latency samples in microseconds, only during measurement */
     uint32_t *lat;
     size_t lat_len, lat_cap;
     uint64_t rate_sent;
     int rr; /* round-robin cursor for rate-paced sending */
+    unsigned lat_every; /* keep one latency sample in lat_every (>= 1) */
+    unsigned lat_skip;
+    int nsenders;       /* muc: senders among this worker's connections */
     char last_error[160];
     char mechanism[16]; /* SASL mechanism last used */
 };
@@ -180,6 +200,9 @@ void conn_queue(struct conn *c, const char *data, size_t len);
 void conn_flush(struct conn *c);
 void conn_fail(struct conn *c, const char *why);
 void conn_send_messages(struct conn *c, int count);
+void conn_send_groupchat(struct conn *c, int count);
+void conn_send_muc_join(struct conn *c);
+void conn_send_muc_config(struct conn *c);
 
 /* scram.c */
 int scram_client_first(struct conn *c, int sha256, char *out, size_t out_size);
@@ -192,5 +215,8 @@ void bench_on_ready(struct conn *c);
 void bench_on_message(struct conn *c, const char *body);
 void bench_on_register(struct conn *c, int ok, int conflict);
 void bench_on_closed(struct conn *c);
+void bench_on_presence(struct conn *c);
+void bench_on_iq_result(struct conn *c, int ok);
+void bench_on_message_error(struct conn *c);
 
 #endif

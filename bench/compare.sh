@@ -6,7 +6,7 @@
 #
 # Knobs (environment), small by default so a full run takes a few minutes:
 #   SERVERS="aldis prosody ejabberd"   which servers to run
-#   SCENARIOS="idle login chat latency"
+#   SCENARIOS="idle login chat latency muc"   (muclat: muc at a fixed rate)
 #   USERS=500        idle sessions (and the user pool for login)
 #   PAIRS=10         chat/latency session pairs
 #   DURATION=5       measured seconds per scenario
@@ -14,6 +14,12 @@
 #   CONCURRENCY=10   login: connections at once
 #   WINDOW=32        chat: messages in flight per sender
 #   RATE=1000        latency: total messages per second
+#   OCCUPANTS=1000   muc/muclat: sessions in the room
+#   SENDERS=10       muc/muclat: occupants that send groupchat messages
+#   MUC_WINDOW=2     muc: messages in flight per sender (until every copy arrived)
+#   MUC_RATE=10      muclat: groupchat messages per second, all senders together
+#                    (below the saturation of all three servers: Prosody 0.12
+#                    delivers about 13,000 copies/s, i.e. 13 messages/s to 1000)
 #   THREADS=1        client threads
 #   BUILD=build      Aldis build directory (relative to the repository root)
 #   KEEP=0           1: keep the temporary directory (configs, logs, JSON)
@@ -27,7 +33,7 @@ root=$(cd "$here/.." && pwd)
 cd "$root" || exit 1
 
 SERVERS=${SERVERS:-"aldis prosody ejabberd"}
-SCENARIOS=${SCENARIOS:-"idle login chat latency"}
+SCENARIOS=${SCENARIOS:-"idle login chat latency muc"}
 USERS=${USERS:-500}
 PAIRS=${PAIRS:-10}
 DURATION=${DURATION:-5}
@@ -35,12 +41,21 @@ WARMUP=${WARMUP:-1}
 CONCURRENCY=${CONCURRENCY:-10}
 WINDOW=${WINDOW:-32}
 RATE=${RATE:-1000}
+OCCUPANTS=${OCCUPANTS:-1000}
+SENDERS=${SENDERS:-10}
+MUC_WINDOW=${MUC_WINDOW:-2}
+MUC_RATE=${MUC_RATE:-10}
 THREADS=${THREADS:-1}
 BUILD=${BUILD:-build}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
 DOMAIN=localhost
 PREFIX=bench
+# Accounts to create: the muc scenarios need one per occupant.
+NUSERS=$USERS
+case " $SCENARIOS " in
+*" muc "* | *" muclat "*) [ "$OCCUPANTS" -gt "$NUSERS" ] && NUSERS=$OCCUPANTS ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/aldis-compare.XXXXXX") || exit 1
 pids=()      # every long-running process started here
@@ -112,13 +127,14 @@ find_bench() {
         "${flags[@]}" -lpthread
 }
 
-# run_bench NAME SERVER_PID SCENARIO ARGS...: one scenario, JSON into
-# $tmp/results/NAME-SCENARIO.json. In the background so Ctrl-C stops at once.
+# run_bench NAME SERVER_PID [LABEL:]SCENARIO ARGS...: one scenario, JSON into
+# $tmp/results/NAME-LABEL.json (LABEL defaults to SCENARIO). In the
+# background so Ctrl-C stops at once.
 run_bench() {
-    local name=$1 spid=$2 scen=$3
+    local name=$1 spid=$2 scen=${3%%:*} bscen=${3#*:}
     shift 3
     local out="$tmp/results/$name-$scen.json"
-    "$bench" "$scen" --host 127.0.0.1 --port "$port" --domain "$DOMAIN" \
+    "$bench" "$bscen" --host 127.0.0.1 --port "$port" --domain "$DOMAIN" \
         --user-prefix "$PREFIX" --threads "$THREADS" --server-pid "$spid" --json "$@" \
         >"$out" 2>"$tmp/results/$name-$scen.err" &
     bench_pid=$!
@@ -167,6 +183,10 @@ modules_disabled = { "s2s" }
 certificates = "$d"
 ssl = { key = "$tmp/key.pem"; certificate = "$tmp/cert.pem" }
 VirtualHost "$DOMAIN"
+-- XEP-0045 with the stock settings: any local user may create a room, a
+-- new room is locked until its owner accepts a configuration (muc_room_locking),
+-- and Prosody 0.12 has no limit on occupants per room.
+Component "conference.$DOMAIN" "muc"
 EOF
     launch_prosody || return 1
     users_register prosody || { why="in-band registration failed"; return 1; }
@@ -186,6 +206,7 @@ start_ejabberd() {
         { why="ejabberd not installed"; return 1; }
     mkdir -p "$d/spool" "$d/logs"
     port=$(free_port)
+    local muc_max=$((OCCUPANTS > 1000 ? OCCUPANTS : 1000))
     cat "$tmp/key.pem" "$tmp/cert.pem" >"$d/ejabberd.pem"
     # No shaper (the stock config limits c2s to 3000 B/s), SCRAM-SHA-256
     # hashed passwords, open in-band registration for the benchmark users.
@@ -228,6 +249,18 @@ modules:
   mod_register:
     ip_access: all
     access: register
+  # XEP-0045. The default max_users is 200, for the service and for a new
+  # room's configuration alike; above max_users_presence (default 1000)
+  # occupants a room stops broadcasting presence. All three are raised to
+  # the benchmark's room size so every server does the same work.
+  mod_muc:
+    host: "conference.@HOST@"
+    access: all
+    access_create: all
+    max_users: $muc_max
+    max_users_presence: $muc_max
+    default_room_options:
+      max_users: $muc_max
 EOF
     launch_ejabberd || return 1
     users_register ejabberd || { why="in-band registration failed"; return 1; }
@@ -283,7 +316,12 @@ start_aldis() {
     elif ! grep -q -- '--workers' <<<"$init_help"; then
         printf '\nworkers: 1\n' >>"$cfg"
     fi
-    for i in $(seq 1 "$USERS"); do
+    # Aldis's muc caps a room at max_occupants (default 1000) whatever the
+    # room's maxusers says; raise it when the benchmark room is bigger.
+    if [ "$OCCUPANTS" -gt 1000 ] && ! grep -q '^modules:' "$cfg"; then
+        printf '\nmodules:\n  muc:\n    max_occupants: %d\n' "$OCCUPANTS" >>"$cfg"
+    fi
+    for i in $(seq 1 "$NUSERS"); do
         "$ctl" --config "$cfg" user add "$PREFIX$i@$DOMAIN" "$PREFIX$i" >>"$tmp/aldis-users.log" 2>&1 ||
             { why="aldisctl user add failed: $(tail -n 1 "$tmp/aldis-users.log")"; return 1; }
     done
@@ -303,7 +341,7 @@ launch_aldis() {
 }
 
 users_register() {
-    run_bench "$1" "$server_pid" register --users "$USERS" --concurrency 20 --duration 120
+    run_bench "$1" "$server_pid" register --users "$NUSERS" --concurrency 20 --duration 300
 }
 
 run_scenarios() {
@@ -337,6 +375,19 @@ run_scenarios() {
             run_bench "$name" "$server_pid" latency --users $((2 * PAIRS)) --pairs "$PAIRS" \
                 --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
             ;;
+        muc)
+            # OCCUPANTS sessions enter one room (the O(N^2) presence
+            # exchange is setup, not measured), then SENDERS of them send
+            # groupchat messages at saturation.
+            run_bench "$name" "$server_pid" muc --occupants "$OCCUPANTS" --senders "$SENDERS" \
+                --window "$MUC_WINDOW" --concurrency 50 --setup-timeout 300 \
+                --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        muclat)
+            run_bench "$name" "$server_pid" muclat:muc --occupants "$OCCUPANTS" --senders "$SENDERS" \
+                --window "$MUC_WINDOW" --rate "$MUC_RATE" --concurrency 50 --setup-timeout 300 \
+                --duration "$DURATION" --warmup "$WARMUP"
+            ;;
         *) log "unknown scenario $scen" ;;
         esac
     done
@@ -369,7 +420,7 @@ for name in $SERVERS; do
 done
 
 python3 "$here/report.py" "$tmp/results" \
-    "users=$USERS pairs=$PAIRS duration=${DURATION}s concurrency=$CONCURRENCY window=$WINDOW rate=$RATE/s threads=$THREADS" |
+    "users=$USERS pairs=$PAIRS duration=${DURATION}s concurrency=$CONCURRENCY window=$WINDOW rate=$RATE/s threads=$THREADS occupants=$OCCUPANTS senders=$SENDERS muc_window=$MUC_WINDOW muc_rate=$MUC_RATE/s" |
     tee "$tmp/results/table.md"
 if [ -n "$RESULTS" ]; then
     mkdir -p "$RESULTS" && cp "$tmp"/results/* "$RESULTS"/ && log "results in $RESULTS"

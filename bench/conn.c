@@ -1,7 +1,9 @@
 /* aldis-bench: one XMPP client connection — non-blocking TCP, STARTTLS with
  * OpenSSL directly on the socket, expat for the stream, SCRAM, resource
  * binding and initial presence (RFC 6120 §5, §6, §7; RFC 6121 §4.2), plus
- * XEP-0077 in-band registration to create the benchmark accounts. */
+ * XEP-0077 in-band registration to create the benchmark accounts and the
+ * XEP-0045 steps of the muc scenario (entering a room, accepting the default
+ * configuration of a new one, groupchat messages). */
 #include "bench.h"
 
 #include <errno.h>
@@ -91,6 +93,7 @@ static void xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
         c->feat_starttls = c->feat_bind = c->feat_session_required = c->feat_register = 0;
         c->mech_sha1 = c->mech_sha256 = 0;
         c->has_body = c->has_error = c->in_session = 0;
+        c->st110 = c->st201 = 0;
         c->text_len = 0;
         c->text[0] = '\0';
         for (int i = 0; attrs[i]; i += 2) {
@@ -124,7 +127,18 @@ static void xml_start(void *ud, const XML_Char *name, const XML_Char **attrs)
             c->has_error = 1;
         }
     } else if (c->depth == 4) {
-        if (!strcmp(c->top, "features") && !strcmp(ln, "mechanism")) {
+        if (!strcmp(c->top, "presence") && !strcmp(ln, "status")) {
+            /* <x xmlns='…muc#user'><status code='110'/> (XEP-0045 §7.2.3):
+             * this presence is our own; 201: we created the room (§10.1.1). */
+            for (int i = 0; attrs[i]; i += 2) {
+                if (strcmp(attrs[i], "code"))
+                    continue;
+                if (!strcmp(attrs[i + 1], "110"))
+                    c->st110 = 1;
+                else if (!strcmp(attrs[i + 1], "201"))
+                    c->st201 = 1;
+            }
+        } else if (!strcmp(c->top, "features") && !strcmp(ln, "mechanism")) {
             c->capture = 1;
             c->text_len = 0;
         } else if (!strcmp(c->top, "features") && c->in_session && !strcmp(ln, "optional")) {
@@ -589,12 +603,20 @@ static void conn_on_stanza(struct conn *c)
         return;
     case CS_READY:
         if (!strcmp(top, "message")) {
-            if (c->has_body && !c->has_error)
+            if (!strcmp(c->top_type, "error"))
+                bench_on_message_error(c);
+            else if (c->has_body && !c->has_error)
                 bench_on_message(c, c->text);
+            return;
+        }
+        if (!strcmp(top, "presence")) {
+            bench_on_presence(c);
             return;
         }
         if (!strcmp(top, "iq") && (!strcmp(c->top_type, "get") || !strcmp(c->top_type, "set")))
             conn_answer_iq(c);
+        else if (!strcmp(top, "iq") && !strcmp(c->top_id, "cfg1"))
+            bench_on_iq_result(c, !strcmp(c->top_type, "result"));
         return;
     default:
         break;
@@ -735,6 +757,57 @@ void conn_send_messages(struct conn *c, int count)
                          "<message to='%s' type='chat' id='m%llu'><body>%u %llu %llu benchmark "
                          "message</body></message>",
                          to, (unsigned long long)c->sent, bench_run_id,
+                         (unsigned long long)c->sent, us);
+        conn_queue(c, buf, (size_t)n);
+        c->sent++;
+    }
+    conn_flush(c);
+}
+
+/* Enter the room as occupant "uN" (XEP-0045 §7.2.2). No history: the
+ * scenario counts only messages sent while everyone is in the room. */
+void conn_send_muc_join(struct conn *c)
+{
+    if (c->state != CS_READY)
+        return;
+    char room[CONN_ROOM_MAX * 2], buf[1024];
+    xml_escape(room, sizeof room, c->w->opts->room_jid);
+    snprintf(buf, sizeof buf,
+             "<presence to='%s/u%d'><x xmlns='http://jabber.org/protocol/muc'>"
+             "<history maxstanzas='0'/></x></presence>",
+             room, c->user);
+    c->join_sent = 1;
+    conn_send(c, buf);
+}
+
+/* The creator accepts the default configuration, which unlocks a new room
+ * for everyone else: an empty submitted form (XEP-0045 §10.1.2, instant room). */
+void conn_send_muc_config(struct conn *c)
+{
+    char room[CONN_ROOM_MAX * 2], buf[1024];
+    xml_escape(room, sizeof room, c->w->opts->room_jid);
+    snprintf(buf, sizeof buf,
+             "<iq type='set' id='cfg1' to='%s'><query xmlns='http://jabber.org/protocol/muc#owner'>"
+             "<x xmlns='jabber:x:data' type='submit'/></query></iq>",
+             room);
+    conn_send(c, buf);
+}
+
+/* Queue `count` groupchat messages to the room (XEP-0045 §7.4) and flush them
+ * in one write; the body has the same run id / sequence / send time as the
+ * chat messages, and the room sends a copy to every occupant. */
+void conn_send_groupchat(struct conn *c, int count)
+{
+    if (c->state != CS_READY || !c->joined)
+        return;
+    char room[CONN_ROOM_MAX * 2], buf[1024];
+    xml_escape(room, sizeof room, c->w->opts->room_jid);
+    for (int i = 0; i < count; i++) {
+        unsigned long long us = (unsigned long long)(bench_now() * 1e6);
+        int n = snprintf(buf, sizeof buf,
+                         "<message to='%s' type='groupchat' id='g%llu'><body>%u %llu %llu "
+                         "benchmark message</body></message>",
+                         room, (unsigned long long)c->sent, bench_run_id,
                          (unsigned long long)c->sent, us);
         conn_queue(c, buf, (size_t)n);
         c->sent++;

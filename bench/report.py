@@ -44,6 +44,24 @@ ROWS = [
     ("latency", "p99 latency, ms", False, lambda r: r["p99_ms"]),
     ("latency", "server CPU % at the fixed rate", False,
      lambda r: 100 * r["server_cpu_s"] / r["seconds"] if r["server_cpu_s"] >= 0 else None),
+    # muc: one copy of a groupchat message received by one occupant is one
+    # delivery; deliveries per server CPU-second is the figure to compare.
+    ("muc", "deliveries/s (saturation)", True, lambda r: r["value"]),
+    ("muc", "deliveries per server CPU-s", True,
+     lambda r: per_cpu(r["delivered"], r["server_cpu_s"])),
+    ("muc", "p50 latency at saturation, ms", False, lambda r: r["p50_ms"]),
+    ("muc", "p99 latency at saturation, ms", False, lambda r: r["p99_ms"]),
+    ("muc", "server CPU-s for all occupants to enter", False,
+     lambda r: r["server_join_cpu_s"] if r.get("server_join_cpu_s", -1) >= 0 else None),
+    ("muc", "server RSS with everyone in the room, MiB", False,
+     lambda r: r["server_rss_kb_ready"] / 1024 if r["server_rss_kb_ready"] > 0 else None),
+    ("muclat", "deliveries/s at the fixed rate", True, lambda r: r["value"]),
+    ("muclat", "deliveries per server CPU-s", True,
+     lambda r: per_cpu(r["delivered"], r["server_cpu_s"])),
+    ("muclat", "p50 latency, ms", False, lambda r: r["p50_ms"]),
+    ("muclat", "p99 latency, ms", False, lambda r: r["p99_ms"]),
+    ("muclat", "server CPU % at the fixed rate", False,
+     lambda r: 100 * r["server_cpu_s"] / r["seconds"] if r["server_cpu_s"] >= 0 else None),
 ]
 
 
@@ -82,7 +100,7 @@ def main():
             print(f"- {name}: {status[name]}")
     mechs = {}
     for name in SERVERS:
-        for scen in ("login", "chat", "idle", "latency"):
+        for scen in ("login", "chat", "idle", "latency", "muc", "muclat"):
             r = load(results, name, scen)
             if r and r.get("mechanism"):
                 mechs[name] = r["mechanism"]
@@ -102,7 +120,8 @@ def main():
             except (KeyError, TypeError, ZeroDivisionError):
                 vals[name] = None
             # A client that used nearly all of its own CPU limited the run.
-            if r and scen in ("chat", "login") and label.endswith("/s") and r["seconds"] > 0:
+            rate_row = label.startswith(("messages delivered/s", "logins/s", "deliveries/s"))
+            if r and scen in ("chat", "login", "muc") and rate_row and r["seconds"] > 0:
                 if r.get("client_cpu_s", 0) / (r["seconds"] * r.get("threads", 1)) > 0.9:
                     client_bound.append(f"{name} {scen}")
         if all(v is None for v in vals.values()):
@@ -112,6 +131,18 @@ def main():
         cells += [ratio(vals["aldis"], vals["prosody"]), ratio(vals["aldis"], vals["ejabberd"])]
         print("| " + " | ".join(cells) + " |")
     print()
+    # The MUC goal: at least 3x the better of the other two in deliveries
+    # per server CPU-second.
+    for scen in ("muc", "muclat"):
+        eff = {}
+        for name in SERVERS:
+            r = load(results, name, scen)
+            eff[name] = per_cpu(r["delivered"], r["server_cpu_s"]) if r else None
+        others = [eff[n] for n in ("prosody", "ejabberd") if eff[n]]
+        if eff["aldis"] and others:
+            print(f"{scen}: aldis deliveries per server CPU-s / the better of the others = "
+                  f"{eff['aldis'] / max(others):.2f} (goal: 3)")
+            print()
     if client_bound:
         print("Client-bound (the load generator saturated its CPU; the server's per-CPU-second "
               "figure still holds): " + ", ".join(client_bound))
@@ -120,7 +151,7 @@ def main():
     for name in SERVERS:
         if status.get(name) != "ok":
             continue
-        for scen in ("idle", "login", "chat", "latency"):
+        for scen in ("idle", "login", "chat", "latency", "muc", "muclat"):
             path = os.path.join(results, f"{name}-{scen}.json")
             if os.path.exists(path) and load(results, name, scen) is None:
                 failed.append(f"{name} {scen}")

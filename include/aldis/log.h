@@ -4,7 +4,8 @@
 
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
-extern enum log_level log_threshold;
+/* Read by every thread, changed on SIGHUP: atomic (a plain load on x86). */
+extern _Atomic enum log_level log_threshold;
 
 /* Parse "error"/"warn"/"info"/"debug"; returns -1 when unknown. */
 int log_level_parse(const char *name);

@@ -54,7 +54,7 @@ static struct map_slot *find(const struct map *m, const char *skey, uint64_t ike
         if (s->state == 0)
             return NULL;
         if (s->state == 1 && s->hash == h &&
-            (m->integer ? s->ikey == ikey : strcmp(s->skey, skey) == 0))
+            (m->integer ? s->ikey == ikey : (skey && strcmp(s->skey, skey) == 0)))
             return s;
     }
 }

@@ -167,6 +167,8 @@ static void flush(struct conn *c)
     if (!c->ssl) {
         raw_write(c, c->out.data, c->out.len);
         buf_consume(&c->out, c->out.len);
+        if (c->out.cap > 16384)
+            buf_free(&c->out);
         return;
     }
     if (!c->tls_done)
@@ -183,6 +185,10 @@ static void flush(struct conn *c)
     }
     buf_consume(&c->out, off);
     drain_tls(c);
+    /* a burst (a busy room, a roster push) must not pin its buffer for
+     * the connection's lifetime */
+    if (!c->out.len && c->out.cap > 16384)
+        buf_free(&c->out);
 }
 
 void conn_flush_all(void)
