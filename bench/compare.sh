@@ -42,6 +42,7 @@ CONCURRENCY=${CONCURRENCY:-10}
 WINDOW=${WINDOW:-32}
 RATE=${RATE:-1000}
 OCCUPANTS=${OCCUPANTS:-1000}
+ALDIS_MODULES_LIST=${ALDIS_MODULES_LIST:-"roster, presence, message, offline, disco, ping, version, last, vcard, private, blocking, muc"}
 SENDERS=${SENDERS:-10}
 MUC_WINDOW=${MUC_WINDOW:-2}
 MUC_RATE=${MUC_RATE:-10}
@@ -315,6 +316,13 @@ start_aldis() {
         sed -i -E '0,/^(# *)?workers:/s/^(# *)?workers:.*/workers: 1/' "$cfg"
     elif ! grep -q -- '--workers' <<<"$init_help"; then
         printf '\nworkers: 1\n' >>"$cfg"
+    fi
+    # The same features as the Prosody and ejabberd configurations above:
+    # no archive, carbons, CSI, PEP or stream management, which the others do
+    # not run either (every message archived twice costs two inserts).
+    # ALDIS_MODULES=all measures the full default set instead.
+    if [ "${ALDIS_MODULES:-same}" != all ]; then
+        sed -i -E "0,/^    key: .*/s//&\n    modules: [${ALDIS_MODULES_LIST}]/" "$cfg"
     fi
     # Aldis's muc caps a room at max_occupants (default 1000) whatever the
     # room's maxusers says; raise it when the benchmark room is bigger.
