@@ -11,6 +11,7 @@
 #include "aldis/error.h"
 #include "aldis/module.h"
 #include "aldis/xml.h"
+#include "modules/mam.h"
 #include "modules/message.h"
 
 #define NS_CARBONS "urn:xmpp:carbons:2"
@@ -120,7 +121,8 @@ static bool carbons_eligible(const struct stanza *st, bool inbound)
  * <forwarded xmlns=forward>original</forwarded></...></message> (§7, §8,
  * wrapped as XEP-0297 says). */
 static struct stanza *carbons_wrap(const struct stanza *orig, const char *bare,
-                                   const char *to_full, const char *direction)
+                                   const char *to_full, const char *direction,
+                                   const char *archive_id)
 {
     struct stanza *c = stanza_new("message", NULL);
     xml_set_attr(c, c->root, "from", bare);
@@ -130,7 +132,13 @@ static struct stanza *carbons_wrap(const struct stanza *orig, const char *bare,
         xml_set_attr(c, c->root, "type", type);
     struct xml_node *wrapper = xml_add_child(c, c->root, direction, NS_CARBONS);
     struct xml_node *fwd = xml_add_child(c, wrapper, "forwarded", NS_FORWARD);
-    xml_copy_into(c, fwd, orig->root);
+    struct xml_node *copy = xml_copy_into(c, fwd, orig->root);
+    if (archive_id) {
+        /* XEP-0313 §3.5: the sender's archive id travels in the sent carbon */
+        struct xml_node *sid = xml_add_child(c, copy, "stanza-id", "urn:xmpp:sid:0");
+        xml_set_attr(c, sid, "by", bare);
+        xml_set_attr(c, sid, "id", archive_id);
+    }
     return c;
 }
 
@@ -171,7 +179,7 @@ static int carbons_delivered(struct hook_ctx *ctx)
         bool got_it = ctx->res ? r == ctx->res : message_bare_recipient(acct, r, ctx->st);
         if (got_it || (from && strcmp(from, r->full) == 0))
             continue;
-        account_send(acct, r, carbons_wrap(ctx->st, acct->bare, r->full, "received"));
+        account_send(acct, r, carbons_wrap(ctx->st, acct->bare, r->full, "received", NULL));
     }
     return HOOK_PASS;
 }
@@ -190,9 +198,10 @@ static int carbons_message_out(struct hook_ctx *ctx)
     char to_bare[JID_STR_MAX];
     if (strcmp(jid_bare(ctx->to, to_bare, sizeof to_bare), acct->bare) == 0)
         return HOOK_PASS;
+    const char *archive_id = mam_sent_id(acct, ctx->st);
     for (struct resource *r = acct->resources; r; r = r->next)
         if (r != ctx->res && carbons_wanted(r))
-            account_send(acct, r, carbons_wrap(ctx->st, acct->bare, r->full, "sent"));
+            account_send(acct, r, carbons_wrap(ctx->st, acct->bare, r->full, "sent", archive_id));
     return HOOK_PASS;
 }
 
