@@ -160,17 +160,7 @@ void muc_room_free(struct muc_room *r)
     free(r->affs);
     for (struct muc_occupant *o = r->occupants, *next; o; o = next) {
         next = o->next;
-        free(o->nick);
-        free(o->real);
-        free(o->real_full);
-        free(o->real_bare);
-        if (o->presence)
-            stanza_unref(o->presence);
-        if (o->pres_anon)
-            stanza_unref(o->pres_anon);
-        if (o->pres_full)
-            stanza_unref(o->pres_full);
-        free(o);
+        muc_occupant_free(o);
     }
     for (size_t i = 0; i < r->nhistory; i++)
         stanza_unref(r->history[i].st);

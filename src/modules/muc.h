@@ -145,6 +145,8 @@ struct muc_room *muc_room_create(struct service *svc, const char *jid);
 /* Remove from the table, tell the directory, free. */
 void muc_room_remove(struct muc_room *r);
 void muc_room_free(struct muc_room *r);
+/* Free one occupant (names and its prepared presence stanzas). */
+void muc_occupant_free(struct muc_occupant *o);
 /* Tell the service's directory what the room is now (or that it is gone). */
 void muc_directory_post(struct muc_room *r, bool gone);
 /* Write the room to the store if persistent and configured. */

@@ -186,18 +186,15 @@ static void occupant_id_make(const struct muc_room *r, const char *bare, char *o
     out[n] = '\0';
 }
 
-static void occupant_free(struct muc_occupant *o)
+void muc_occupant_free(struct muc_occupant *o)
 {
     free(o->nick);
     free(o->real);
     free(o->real_full);
     free(o->real_bare);
-    if (o->presence)
-        stanza_unref(o->presence);
-    if (o->pres_anon)
-        stanza_unref(o->pres_anon);
-    if (o->pres_full)
-        stanza_unref(o->pres_full);
+    stanza_unref(o->presence);
+    stanza_unref(o->pres_anon);
+    stanza_unref(o->pres_full);
     free(o);
 }
 
@@ -357,7 +354,7 @@ void muc_occupant_remove(struct muc_room *r, struct muc_occupant *o,
 {
     occupant_unlink(r, o);
     muc_presence_broadcast(r, o, opts);
-    occupant_free(o);
+    muc_occupant_free(o);
 }
 
 void muc_room_check_empty(struct muc_room *r)
