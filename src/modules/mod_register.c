@@ -58,6 +58,17 @@ static bool register_rate_ok(const char *ip, bool record)
 {
     time_t now = time(NULL);
     pthread_mutex_lock(&recent_lock);
+    /* forget addresses whose interval is over, so the table stays bounded
+     * by the registrations of the last min_interval seconds */
+    if (recent.count > 256) {
+        const char *k;
+        void *v;
+        for (size_t it = 0; map_next(&recent, &it, &k, &v);)
+            if (now - *(time_t *)v >= (time_t)min_interval) {
+                map_del(&recent, k);
+                free(v);
+            }
+    }
     time_t *last = map_get(&recent, ip);
     bool ok = !last || now - *last >= (time_t)min_interval;
     if (ok && record) {

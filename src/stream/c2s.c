@@ -145,6 +145,28 @@ static int external_identities(struct c2s *c, char (*ids)[1024])
     return found;
 }
 
+/* What we offer, strongest first. */
+static const char *const offer_order[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
+                                          "SCRAM-SHA-1", "PLAIN", "EXTERNAL"};
+
+/* Is `mech` offered on this stream now? One rule for the features and for
+ * <auth/>/<authenticate/>: -PLUS and PLAIN only over TLS (PLAIN when
+ * allowed), EXTERNAL only with a verified certificate naming an account. */
+static bool mech_offered(struct c2s *c, const char *mech)
+{
+    if (!mech || !sasl_mech_supported(mech) || (!c->tls && cfg->require_encryption))
+        return false;
+    if (strstr(mech, "-PLUS"))
+        return c->tls;
+    if (strncmp(mech, "SCRAM-", 6) == 0)
+        return true;
+    if (strcmp(mech, "PLAIN") == 0)
+        return c->tls && cfg->allow_plain;
+    if (strcmp(mech, "EXTERNAL") == 0)
+        return c->tls && external_identities(c, NULL) > 0;
+    return false;
+}
+
 static void send_features(struct c2s *c)
 {
     struct buf b;
@@ -157,35 +179,20 @@ static void send_features(struct c2s *c)
         buf_adds(&b, "</starttls>");
     }
     if (!c->authed && (c->tls || !cfg->require_encryption)) {
-        static const char *const mechs[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
-                                            "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"};
+        /* the same list for SASL (RFC 6120 §6) and SASL2 (XEP-0388), where
+         * Bind2 (XEP-0386) with inline stream management is offered too */
+        struct buf mechs;
+        buf_init(&mechs);
+        for (size_t i = 0; i < sizeof offer_order / sizeof *offer_order; i++)
+            if (mech_offered(c, offer_order[i]))
+                buf_printf(&mechs, "<mechanism>%s</mechanism>", offer_order[i]);
         buf_adds(&b, "<mechanisms xmlns='" NS_SASL "'>");
-        for (size_t i = 0; i < sizeof mechs / sizeof *mechs; i++) {
-            bool plus = strstr(mechs[i], "-PLUS") != NULL;
-            if (plus && !c->tls)
-                continue;
-            if (strcmp(mechs[i], "PLAIN") == 0 && (!c->tls || !cfg->allow_plain))
-                continue;
-            if (!sasl_mech_supported(mechs[i]))
-                continue;
-            buf_printf(&b, "<mechanism>%s</mechanism>", mechs[i]);
-        }
-        if (c->tls && external_identities(c, NULL) > 0)
-            buf_adds(&b, "<mechanism>EXTERNAL</mechanism>");
-        buf_adds(&b, "</mechanisms>");
-        /* XEP-0388 SASL2 with the same mechanisms, Bind2 (XEP-0386) inline
-         * and stream management enabled inside the bind */
-        const char *m1 = strstr(b.data, "<mechanisms"), *m2 = strstr(b.data, "</mechanisms>");
-        if (m1 && m2) {
-            m1 = strchr(m1, '>') + 1;
-            char *list = strndup(m1, (size_t)(m2 - m1));
-            ALDIS_ASSERT(list != NULL);
-            buf_adds(&b, "<authentication xmlns='" NS_SASL2 "'>");
-            buf_adds(&b, list);
-            buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM
-                         "'/></inline></bind></inline></authentication>");
-            free(list);
-        }
+        buf_add(&b, mechs.data, mechs.len);
+        buf_adds(&b, "</mechanisms><authentication xmlns='" NS_SASL2 "'>");
+        buf_add(&b, mechs.data, mechs.len);
+        buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM
+                     "'/></inline></bind></inline></authentication>");
+        buf_free(&mechs);
         if (c->tls) {
             /* XEP-0440: which channel-binding types we support */
             buf_adds(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
@@ -1155,12 +1162,7 @@ static void handle_auth(struct c2s *c, struct stanza *st)
         return;
     }
     const char *mech = xml_attr(st->root, "mechanism");
-    bool external = mech && strcmp(mech, "EXTERNAL") == 0;
-    bool offered = mech && sasl_mech_supported(mech) &&
-                   (strncmp(mech, "SCRAM-", 6) == 0 || strcmp(mech, "PLAIN") == 0 ||
-                    (external && c->tls && external_identities(c, NULL) > 0)) &&
-                   (c->tls || !strstr(mech, "-PLUS")) &&
-                   (strcmp(mech, "PLAIN") != 0 || (c->tls && cfg->allow_plain));
+    bool offered = mech_offered(c, mech);
     if (!offered) {
         sasl_failure(c, "invalid-mechanism", NULL);
         return;

@@ -22,51 +22,7 @@
 #include "core/worker_internal.h"
 #include "store/backend.h"
 
-struct fixture {
-    char dir[256];
-    char path[300];
-    struct store_backend *b;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    char err[256];
-    if (!f)
-        return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(f->dir, sizeof f->dir, "%s/aldis-test-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof f->path, "%s/aldis.db", f->dir);
-    f->b = sqlite_backend_open(f->path, err, sizeof err);
-    if (!f->b) {
-        fprintf(stderr, "open: %s\n", err);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static void remove_db(const struct fixture *f)
-{
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[320];
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    backend_close(f->b);
-    remove_db(f);
-    free(f);
-    return 0;
-}
+#include "store_fixture.h"
 
 static void keys_fill(struct scram_keys *k, unsigned char seed)
 {
