@@ -73,6 +73,24 @@ struct config {
     unsigned auth_fail_window;      /* seconds */
     unsigned rate_bytes_per_sec;    /* per-connection input rate (0 = off) */
 
+    /* security labels (docs/security-labels.md) */
+    char *security_policy;          /* Open XML SPIF file, NULL = labels off */
+    char *security_audit_log;       /* append-only audit log, NULL = off */
+    bool security_audit_deliveries; /* also audit every labelled delivery */
+    char *security_default_label;   /* classification name for unlabelled content, NULL = policy's lowest */
+    char *security_binding_key;     /* PEM key to bind labels the server applies (STANAG 4778), NULL = off */
+    char *security_binding_cert;    /* its PEM certificate */
+    char *security_binding_ca;      /* CAs trusted to verify bindings, NULL = signature checked without chain */
+
+    /* HTTP services (docs/http.md) */
+    char *http_static_dir;          /* web client files; NULL = the built-in default */
+    size_t http_max_body;           /* request body bytes (BOSH, other POSTs; not uploads) */
+    char *http_metrics_token;       /* bearer token for /metrics, NULL = open */
+    unsigned http_max_conns_per_ip; /* simultaneous HTTP connections per address and worker */
+    unsigned http_max_header_size;  /* bytes of request headers */
+    unsigned http_timeout;          /* seconds to send a request's headers / idle keep-alive */
+    bool http_trust_loopback;       /* plain HTTP from loopback counts as encrypted (proxy) */
+
     struct module_option *module_options;
     size_t nmodule_options;
 };

@@ -350,6 +350,30 @@ static const struct opt_row auth_rows[] = {
     {NULL, 0, 0, 0, 0, NULL},
 };
 
+static const struct opt_row security_rows[] = {
+    {"policy", OPT_PATH, CFG(security_policy), 0, 0, NULL},
+    {"audit_log", OPT_PATH, CFG(security_audit_log), 0, 0, NULL},
+    {"audit_deliveries", OPT_BOOL, CFG(security_audit_deliveries), 0, 0, NULL},
+    {"default_label", OPT_STR_OR_NULL, CFG(security_default_label), 0, 0, NULL},
+    {"binding_key", OPT_PATH, CFG(security_binding_key), 0, 0, NULL},
+    {"binding_cert", OPT_PATH, CFG(security_binding_cert), 0, 0, NULL},
+    {"binding_ca", OPT_PATH, CFG(security_binding_ca), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+static const struct opt_row http_rows[] = {
+    {"static_dir", OPT_PATH, CFG(http_static_dir), 0, 0, NULL},
+    /* BOSH bodies are small; 64 MiB bounds what one request may buffer */
+    {"max_body_size", OPT_SIZE, CFG(http_max_body), 1024, 64L * 1024 * 1024, NULL},
+    {"metrics_token", OPT_STR_OR_NULL, CFG(http_metrics_token), 0, 0, NULL},
+    {"max_connections_per_ip", OPT_UINT, CFG(http_max_conns_per_ip), 1, 100000, NULL},
+    /* libwebsockets keeps header sizes in 16 bits */
+    {"max_header_size", OPT_UINT, CFG(http_max_header_size), 1024, 65535, NULL},
+    {"timeout", OPT_UINT, CFG(http_timeout), 1, 3600, NULL},
+    {"trust_loopback", OPT_BOOL, CFG(http_trust_loopback), 0, 0, NULL},
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
 static int row_pair(struct ctx *x, const char *section, const yaml_node_t *k,
                     const yaml_node_t *v, void *ud)
 {
@@ -703,6 +727,10 @@ static int top_pair(struct ctx *x, const char *section, const yaml_node_t *k,
         return map_walk(x, "limits", v, row_pair, (void *)limits_rows);
     if (strcmp(name, "auth") == 0)
         return map_walk(x, "auth", v, row_pair, (void *)auth_rows);
+    if (strcmp(name, "security") == 0)
+        return map_walk(x, "security", v, row_pair, (void *)security_rows);
+    if (strcmp(name, "http") == 0)
+        return map_walk(x, "http", v, row_pair, (void *)http_rows);
     if (strcmp(name, "modules") == 0)
         return map_walk(x, "modules", v, modules_pair, NULL);
     return unknown_key(x, "top level", k);
@@ -741,6 +769,11 @@ static void defaults_set(struct config *c)
     c->auth_fail_per_account = DEF_AUTH_FAIL_ACCOUNT;
     c->auth_fail_window = DEF_AUTH_FAIL_WINDOW;
     c->rate_bytes_per_sec = 0;
+    c->http_max_body = 1024 * 1024;
+    c->http_max_conns_per_ip = 64;
+    c->http_max_header_size = 8192;
+    c->http_timeout = 20;
+    c->http_trust_loopback = true;
 }
 
 /* Two enabled listeners may not share a port on overlapping addresses
@@ -882,6 +915,14 @@ void config_free(struct config *c)
     free(c->tls_min_version);
     free(c->tls_ciphers);
     free(c->client_ca);
+    free(c->http_static_dir);
+    free(c->http_metrics_token);
+    free(c->security_policy);
+    free(c->security_audit_log);
+    free(c->security_default_label);
+    free(c->security_binding_key);
+    free(c->security_binding_cert);
+    free(c->security_binding_ca);
     for (size_t i = 0; i < c->nmodule_options; i++) {
         free(c->module_options[i].module);
         free(c->module_options[i].key);

@@ -16,6 +16,7 @@
 #include "core/router.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
+#include "http/metrics.h"
 #include "net/conn.h"
 #include "net/tls.h"
 #include "aldis/store.h"
@@ -73,6 +74,13 @@ struct c2s {
     bool sasl2;                 /* XEP-0388 exchange (no stream restart) */
     struct stanza *sasl2_req;   /* its <authenticate/>, for Bind2 (XEP-0386) */
     uv_timer_t timer;
+    /* A browser transport (WebSocket, BOSH) instead of the TCP conn: NULL
+     * for TCP, whose path stays as it was (conn_write, no framing). */
+    const struct c2s_transport *tr;
+    void *tr_ud;      /* the transport's side; NULL once it has gone */
+    SSL *tr_ssl;      /* its TLS session (HTTPS) for channel binding, or NULL */
+    bool tr_trusted;  /* plain HTTP from a peer counted as secure (proxy) */
+    enum metric_transport mt;
 };
 
 #define NS_SASL2 "urn:xmpp:sasl:2"
@@ -83,6 +91,12 @@ static const struct config *cfg;
 void c2s_configure(const struct config *c) { cfg = c; }
 
 static void c2s_close(struct c2s *c, const char *condition, const char *text);
+
+static void c2s_auth_failed(const char *peer, const char *bare)
+{
+    metrics_auth_failure();
+    auth_failed(peer, bare);
+}
 static void sm_push(struct c2s *c, struct stanza *st);
 static struct stanza *sm_pop(struct c2s *c);
 static void sm_reroute(struct c2s *c);
@@ -90,7 +104,15 @@ static void on_timer(uv_timer_t *t);
 
 /* ---- output ---- */
 
-static void send_raw(struct c2s *c, const char *s, size_t len) { conn_write(&c->conn, s, len); }
+static void transport_send(struct c2s *c, const char *s, size_t len);
+
+static void send_raw(struct c2s *c, const char *s, size_t len)
+{
+    if (!c->tr)
+        conn_write(&c->conn, s, len);
+    else
+        transport_send(c, s, len);
+}
 static void send_str(struct c2s *c, const char *s) { send_raw(c, s, strlen(s)); }
 
 static void send_stanza(struct c2s *c, struct stanza *st)
@@ -102,6 +124,12 @@ static void send_stanza(struct c2s *c, struct stanza *st)
 
 static void send_header(struct c2s *c, const char *from)
 {
+    if (c->tr) {
+        if (c->tr_ud)
+            c->tr->header(c->tr_ud, c->stream_id, from, c->lang);
+        c->header_sent = true;
+        return;
+    }
     struct buf b;
     buf_init(&b);
     buf_adds(&b, "<?xml version='1.0'?><stream:stream xmlns='" NS_CLIENT
@@ -125,14 +153,26 @@ static void add_stream_feature(const char *xml, void *ud) { buf_adds(ud, xml); }
 
 #define MAX_CERT_IDS 8
 
+/* The TLS session under this stream, for channel binding and client
+ * certificates: the conn's, or the HTTPS connection's for a transport. */
+static SSL *c2s_ssl(struct c2s *c) { return c->tr ? c->tr_ssl : c->conn.ssl; }
+
+/* May SASL run here (RFC 6120 §5.3.1 when encryption is required)? Over a
+ * browser transport there is no STARTTLS: HTTPS counts, and plain HTTP only
+ * from a peer the HTTP side trusts (loopback reverse proxy, docs/http.md). */
+static bool enc_ok(struct c2s *c)
+{
+    return c->tls || !cfg->require_encryption || (c->tr && c->tr_trusted);
+}
+
 /* XEP-0178: the client certificate's xmppAddr identities that are
  * accounts of this host (bare JIDs). Returns how many; ids may be NULL. */
 static int external_identities(struct c2s *c, char (*ids)[1024])
 {
-    if (!cfg->client_ca || !c->conn.ssl || !sasl_mech_supported("EXTERNAL"))
+    if (!cfg->client_ca || !c2s_ssl(c) || !sasl_mech_supported("EXTERNAL"))
         return 0;
     char addrs[MAX_CERT_IDS][1024];
-    int n = tls_client_xmpp_addrs(c->conn.ssl, addrs, MAX_CERT_IDS), found = 0;
+    int n = tls_client_xmpp_addrs(c2s_ssl(c), addrs, MAX_CERT_IDS), found = 0;
     for (int i = 0; i < n; i++) {
         struct jid j;
         if (jid_parse(addrs[i], &j) < 0 || !j.local || j.resource ||
@@ -154,10 +194,10 @@ static const char *const offer_order[] = {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLU
  * allowed), EXTERNAL only with a verified certificate naming an account. */
 static bool mech_offered(struct c2s *c, const char *mech)
 {
-    if (!mech || !sasl_mech_supported(mech) || (!c->tls && cfg->require_encryption))
+    if (!mech || !sasl_mech_supported(mech) || !enc_ok(c))
         return false;
     if (strstr(mech, "-PLUS"))
-        return c->tls;
+        return c->tls && c2s_ssl(c); /* a binding needs the one TLS session */
     if (strncmp(mech, "SCRAM-", 6) == 0)
         return true;
     if (strcmp(mech, "PLAIN") == 0)
@@ -171,14 +211,15 @@ static void send_features(struct c2s *c)
 {
     struct buf b;
     buf_init(&b);
-    buf_adds(&b, "<stream:features>");
-    if (!c->tls) {
+    /* RFC 7395 §3.3.3: every WebSocket message declares its namespaces */
+    buf_adds(&b, c->tr ? "<stream:features xmlns:stream='" NS_STREAMS "'>" : "<stream:features>");
+    if (!c->tls && !c->tr) {
         buf_adds(&b, "<starttls xmlns='" NS_TLS "'>");
         if (cfg->require_encryption)
             buf_adds(&b, "<required/>");
         buf_adds(&b, "</starttls>");
     }
-    if (!c->authed && (c->tls || !cfg->require_encryption)) {
+    if (!c->authed && enc_ok(c)) {
         /* the same list for SASL (RFC 6120 §6) and SASL2 (XEP-0388), where
          * Bind2 (XEP-0386) with inline stream management is offered too */
         struct buf mechs;
@@ -193,14 +234,14 @@ static void send_features(struct c2s *c)
         buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM
                      "'/></inline></bind></inline></authentication>");
         buf_free(&mechs);
-        if (c->tls) {
+        if (c->tls && c2s_ssl(c)) {
             /* XEP-0440: which channel-binding types we support */
             buf_adds(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
                          "<channel-binding type='tls-exporter'/>"
                          "<channel-binding type='tls-unique'/></sasl-channel-binding>");
         }
     }
-    if (!c->authed && (c->tls || !cfg->require_encryption))
+    if (!c->authed && enc_ok(c))
         modules_preauth_features(c->s.host, add_stream_feature, &b);
     if (c->authed) {
         buf_adds(&b, "<bind xmlns='" NS_BIND "'/>"
@@ -223,7 +264,8 @@ static void stream_error(struct c2s *c, const char *condition, const char *text)
         send_header(c, c->s.host ? c->s.host->domain : NULL);
     struct buf b;
     buf_init(&b);
-    buf_printf(&b, "<stream:error><%s xmlns='" NS_STREAM_ERRORS "'/>", condition);
+    buf_printf(&b, "<stream:error%s><%s xmlns='" NS_STREAM_ERRORS "'/>",
+               c->tr ? " xmlns:stream='" NS_STREAMS "'" : "", condition);
     if (text) {
         buf_adds(&b, "<text xmlns='" NS_STREAM_ERRORS "' xml:lang='en'>");
         buf_add_xml_escaped(&b, text, strlen(text), 0);
@@ -257,6 +299,7 @@ static void c2s_free_if_done(struct c2s *c)
     for (struct stanza *st; (st = sm_pop(c));)
         stanza_unref(st);
     free(c->sm.q);
+    metrics_session(c->mt, -1);
     free(c);
 }
 
@@ -300,11 +343,14 @@ static void c2s_close(struct c2s *c, const char *condition, const char *text)
     }
     if (c->state == C2S_CLOSING)
         return;
-    if (c->header_sent)
+    if (c->header_sent && !c->tr)
         send_str(c, "</stream:stream>");
     c->state = C2S_CLOSING;
     c->sm.no_resume = true; /* a stream we end on purpose is not resumable */
-    conn_close(&c->conn);
+    if (!c->tr)
+        conn_close(&c->conn);
+    else if (c->tr_ud)
+        c->tr->close(c->tr_ud); /* its own closing frame, then the connection */
 }
 
 static void sm_give_up(struct c2s *c);
@@ -335,6 +381,7 @@ static void ops_deliver(struct session *s, struct stanza *st)
     }
     if (c->state != C2S_BOUND)
         return; /* detached: kept for the resumption */
+    metrics_stanza(MD_OUT, stanza_name(st));
     send_stanza(c, st);
     if (c->sm.enabled && ++c->sm.unrequested >= SM_REQUEST_EVERY) {
         send_str(c, "<r xmlns='urn:xmpp:sm:3'/>");
@@ -345,8 +392,10 @@ static void ops_deliver(struct session *s, struct stanza *st)
 static void ops_deliver_raw(struct session *s, struct stanza *st)
 {
     struct c2s *c = (struct c2s *)s;
-    if (c->state != C2S_CLOSING && c->state != C2S_DETACHED)
+    if (c->state != C2S_CLOSING && c->state != C2S_DETACHED) {
+        metrics_stanza(MD_OUT, stanza_name(st));
         send_stanza(c, st);
+    }
 }
 
 static const struct session_ops c2s_ops = {ops_deliver, ops_close, ops_deliver_raw};
@@ -793,6 +842,7 @@ static void on_tls_ready(struct conn *conn)
     struct c2s *c = conn->ud;
     c->tls = true;
     c->s.encrypted = true;
+    metrics_tls_handshake();
     log_debug("c2s", "%s: TLS established (%s, %s)", conn->peer, SSL_get_version(conn->ssl),
               SSL_get_cipher_name(conn->ssl));
 }
@@ -813,7 +863,7 @@ static void start_tls(struct c2s *c, const char *sni_hint)
 
 static void handle_starttls(struct c2s *c)
 {
-    if (c->tls || c->authed) {
+    if (c->tls || c->authed || c->tr) {
         stream_error(c, "policy-violation", "TLS is already negotiated");
         return;
     }
@@ -972,7 +1022,7 @@ static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
         char azbare[JID_STR_MAX];
         if (jid_parse(authzid, &az) < 0 || az.resource ||
             strcmp(jid_bare(&az, azbare, sizeof azbare), bare) != 0) {
-            auth_failed(c->conn.peer, bare);
+            c2s_auth_failed(c->conn.peer, bare);
             sasl_failure(c, "invalid-authzid", NULL);
             return;
         }
@@ -1005,7 +1055,7 @@ static void sasl_step(struct c2s *c, const char *in, size_t inlen)
     } else {
         char bare[JID_STR_MAX];
         snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
-        auth_failed(c->conn.peer, c->sasl->user[0] ? bare : NULL);
+        c2s_auth_failed(c->conn.peer, c->sasl->user[0] ? bare : NULL);
         log_info("c2s", "%s: authentication failed for %s (%s): %s", c->conn.peer,
                  c->sasl->user[0] ? bare : "?", c->sasl->mech, gsasl_strerror(rc));
         const char *cond = rc == GSASL_MECHANISM_PARSE_ERROR ? "malformed-request" : "not-authorized";
@@ -1016,11 +1066,13 @@ static void sasl_step(struct c2s *c, const char *in, size_t inlen)
 
 struct keys_lookup {
     uint64_t sid;
+    uint64_t started; /* uv_hrtime, for the store latency metric */
 };
 
 static void keys_loaded(void *ud, int err, const struct scram_keys *k)
 {
     struct keys_lookup *kl = ud;
+    metrics_store_latency(uv_hrtime() - kl->started);
     struct c2s *c = (struct c2s *)session_find(kl->sid);
     free(kl);
     if (!c || c->state != C2S_SASL)
@@ -1036,7 +1088,7 @@ static void keys_loaded(void *ud, int err, const struct scram_keys *k)
     if (!c->sasl->have_keys) {
         char bare[JID_STR_MAX];
         snprintf(bare, sizeof bare, "%s@%s", c->sasl->user, c->s.host->domain);
-        auth_failed(c->conn.peer, NULL);
+        c2s_auth_failed(c->conn.peer, NULL);
         log_info("c2s", "%s: authentication failed: no user %s", c->conn.peer, bare);
         sasl_failure(c, "not-authorized", NULL);
         return;
@@ -1083,12 +1135,12 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
 {
     if (c->sasl->external || strcmp(c->sasl->mech, "EXTERNAL") == 0) {
         if (external_user(c, data, len) < 0) {
-            auth_failed(c->conn.peer, NULL);
+            c2s_auth_failed(c->conn.peer, NULL);
             sasl_failure(c, "not-authorized", "the certificate does not name that account");
             return;
         }
     } else if (sasl_peek_authcid(c->sasl->mech, data, len, c->sasl->user, sizeof c->sasl->user) < 0) {
-        auth_failed(c->conn.peer, NULL);
+        c2s_auth_failed(c->conn.peer, NULL);
         sasl_failure(c, "malformed-request", "cannot find the user name in the request");
         return;
     }
@@ -1099,18 +1151,19 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
         sasl_failure(c, "temporary-auth-failure", "too many failed attempts; wait and retry");
         return;
     }
-    if (c->conn.ssl) {
+    SSL *ssl = c2s_ssl(c);
+    if (ssl) {
         unsigned char cb[64];
         /* Finished is 32 or 48 bytes (SHA-384 suites); base64 fits 128 */
         char *b64 = NULL;
         size_t n;
         c->sasl->cb_exporter[0] = c->sasl->cb_unique[0] = '\0';
-        if (tls_exporter(c->conn.ssl, cb) == 0 &&
+        if (tls_exporter(ssl, cb) == 0 &&
             gsasl_base64_to((char *)cb, 32, &b64, &n) == GSASL_OK && n < sizeof c->sasl->cb_exporter)
             memcpy(c->sasl->cb_exporter, b64, n + 1);
         gsasl_free(b64);
         b64 = NULL;
-        size_t ul = tls_unique(c->conn.ssl, cb, sizeof cb);
+        size_t ul = tls_unique(ssl, cb, sizeof cb);
         if (ul && gsasl_base64_to((char *)cb, ul, &b64, &n) == GSASL_OK && n < sizeof c->sasl->cb_unique)
             memcpy(c->sasl->cb_unique, b64, n + 1);
         gsasl_free(b64);
@@ -1121,6 +1174,7 @@ static void sasl_first(struct c2s *c, const char *data, size_t len)
     struct keys_lookup *kl = malloc(sizeof *kl);
     ALDIS_ASSERT(kl != NULL);
     kl->sid = c->s.id;
+    kl->started = uv_hrtime();
     store_user_get(c->s.host->domain, c->sasl->user, keys_loaded, kl);
 }
 
@@ -1156,7 +1210,7 @@ static void handle_auth(struct c2s *c, struct stanza *st)
         stream_error(c, "policy-violation", "already authenticated");
         return;
     }
-    if (!c->tls && cfg->require_encryption) {
+    if (!enc_ok(c)) {
         /* RFC 6120 §5.3.1: STARTTLS is mandatory-to-negotiate here */
         sasl_failure(c, "encryption-required", "use STARTTLS first");
         return;
@@ -1404,7 +1458,7 @@ static void on_element(void *ud, struct stanza *st)
              * where it is required */
             struct hook_ctx hc = {.host = c->s.host, .sess = &c->s, .st = st};
             bool allowed = !strcmp(name, "iq") && c->state == C2S_OPEN &&
-                           (c->tls || !cfg->require_encryption);
+                           enc_ok(c);
             if (!allowed || hooks_run(HOOK_SESSION_PREAUTH, &hc) != HOOK_DONE)
                 stream_error(c, "not-authorized", "authenticate first");
         }
@@ -1415,6 +1469,7 @@ static void on_element(void *ud, struct stanza *st)
         else {
             if (c->sm.enabled)
                 c->sm.h_in++; /* XEP-0198 §4: every stanza received counts */
+            metrics_stanza(MD_IN, name);
             handle_stanza(c, st);
         }
     } else if (c->state == C2S_BOUND) {
@@ -1481,30 +1536,19 @@ static void release_idle(uv_timer_t *t)
         malloc_trim(0);
 }
 
+static struct c2s *c2s_new(struct worker *w);
+
 void c2s_accept(uv_stream_t *server, int direct_tls)
 {
     struct worker *w = worker_current();
-    struct worker_state *ws = worker_state(w);
-    if (!ws->c2s_idle_on) {
-        ws->c2s_idle_on = true;
-        uv_timer_init(worker_loop(w), &ws->c2s_idle);
-        uv_timer_start(&ws->c2s_idle, release_idle, IDLE_RELEASE_MS / 2, IDLE_RELEASE_MS / 2);
-        uv_unref((uv_handle_t *)&ws->c2s_idle);
-    }
-    struct c2s *c = calloc(1, sizeof *c);
-    ALDIS_ASSERT(c != NULL);
+    struct c2s *c = c2s_new(w);
     conn_init(&c->conn, worker_loop(w), &conn_cb, c);
-    c->handles_open = 2;
-    uv_timer_init(worker_loop(w), &c->timer);
-    c->timer.data = c;
-    buf_init(&c->sasl_in);
-    struct xml_stream_limits lim = {cfg->max_stanza_size, cfg->max_depth, cfg->max_attrs};
-    c->xs = xml_stream_new(&lim, NS_CLIENT, &parser_cb, c);
-    ALDIS_ASSERT(c->xs != NULL);
     c->direct_tls = direct_tls;
     c->conn.rate_limit = cfg->rate_bytes_per_sec;
     session_register(&c->s, &c2s_ops);
     c->s.peer = c->conn.peer;
+    c->mt = MT_TCP;
+    metrics_session(MT_TCP, 1);
     if (conn_accept(&c->conn, server) < 0) {
         c->state = C2S_CLOSING;
         conn_close(&c->conn);
@@ -1533,4 +1577,162 @@ void c2s_shutdown_worker(void)
         else
             c2s_close(c, "system-shutdown", "the server is shutting down");
     }
+}
+
+/* ---- browser transports (RFC 7395 WebSocket, XEP-0206 BOSH) ----
+ * The HTTP side (src/http/) owns the connection and its framing; the stream
+ * logic above is the TCP one. Each call to transport_send carries exactly
+ * one top-level element, which is one WebSocket message (RFC 7395 §3.3.3)
+ * or one child of a BOSH <body/>: it must declare its own namespace, so a
+ * stanza serialised for a TCP stream (inheriting jabber:client from the
+ * stream header) gets the declaration added to its start tag. */
+
+/* Does the start tag of the element at s declare a default namespace? Sets
+ * *name_end to the offset just after the element name. */
+static bool start_tag_has_xmlns(const char *s, size_t len, size_t *name_end)
+{
+    size_t i = 1;
+    while (i < len && !strchr(" \t\r\n/>", s[i]))
+        i++;
+    *name_end = i;
+    char quote = 0;
+    for (; i < len; i++) {
+        char ch = s[i];
+        if (quote) {
+            if (ch == quote)
+                quote = 0;
+        } else if (ch == '\'' || ch == '"') {
+            quote = ch;
+        } else if (ch == '>') {
+            return false;
+        } else if ((ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') && len - i > 6 &&
+                   memcmp(s + i + 1, "xmlns=", 6) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void transport_send(struct c2s *c, const char *s, size_t len)
+{
+    if (!c->tr_ud)
+        return; /* the transport has gone; the session is closing or detached */
+    size_t name_end;
+    if (len < 2 || s[0] != '<' || start_tag_has_xmlns(s, len, &name_end) ||
+        memchr(s, ':', name_end) != NULL) {
+        c->tr->send(c->tr_ud, s, len);
+        return;
+    }
+    static const char decl[] = " xmlns='" NS_CLIENT "'";
+    struct buf b;
+    buf_init(&b);
+    buf_add(&b, s, name_end);
+    buf_add(&b, decl, sizeof decl - 1);
+    buf_add(&b, s + name_end, len - name_end);
+    c->tr->send(c->tr_ud, b.data, b.len);
+    buf_free(&b);
+}
+
+static struct c2s *c2s_new(struct worker *w)
+{
+    struct worker_state *ws = worker_state(w);
+    if (!ws->c2s_idle_on) {
+        ws->c2s_idle_on = true;
+        uv_timer_init(worker_loop(w), &ws->c2s_idle);
+        uv_timer_start(&ws->c2s_idle, release_idle, IDLE_RELEASE_MS / 2, IDLE_RELEASE_MS / 2);
+        uv_unref((uv_handle_t *)&ws->c2s_idle);
+    }
+    struct c2s *c = calloc(1, sizeof *c);
+    ALDIS_ASSERT(c != NULL);
+    c->handles_open = 2;
+    uv_timer_init(worker_loop(w), &c->timer);
+    c->timer.data = c;
+    buf_init(&c->sasl_in);
+    struct xml_stream_limits lim = {cfg->max_stanza_size, cfg->max_depth, cfg->max_attrs};
+    c->xs = xml_stream_new(&lim, NS_CLIENT, &parser_cb, c);
+    ALDIS_ASSERT(c->xs != NULL);
+    return c;
+}
+
+struct c2s *c2s_transport_new(const struct c2s_transport *tr, void *ud, const char *peer,
+                              bool tls, SSL *ssl, bool trusted)
+{
+    struct worker *w = worker_current();
+    struct c2s *c = c2s_new(w);
+    c->tr = tr;
+    c->tr_ud = ud;
+    c->tr_ssl = ssl;
+    c->tr_trusted = trusted;
+    c->tls = tls || ssl != NULL;
+    c->mt = strcmp(tr->name, "bosh") == 0 ? MT_BOSH : MT_WEBSOCKET;
+    metrics_session(c->mt, 1);
+    c->conn.ud = c; /* the conn is unused but for its peer string */
+    snprintf(c->conn.peer, sizeof c->conn.peer, "%s", peer ? peer : "?");
+    session_register(&c->s, &c2s_ops);
+    c->s.peer = c->conn.peer;
+    c->s.encrypted = c->tls;
+    c->state = C2S_WAIT_HEADER;
+    c->last_rx = uv_now(worker_loop(w));
+    arm_timer(c, (uint64_t)cfg->handshake_timeout * 1000);
+    log_debug("c2s", "%s: connected over %s%s", c->conn.peer, tr->name, c->tls ? " (TLS)" : "");
+    return c;
+}
+
+int c2s_transport_open(struct c2s *c, const char *to, const char *version, const char *lang)
+{
+    if (c->state == C2S_CLOSING)
+        return ALDIS_EINVAL;
+    if (c->state != C2S_WAIT_HEADER) {
+        stream_error(c, "policy-violation", "the stream is already open");
+        return ALDIS_EPROTO;
+    }
+    /* the transport's <open/> (or BOSH session request) becomes the stream
+     * header the parser and on_open expect (RFC 7395 §3.3.2: the same
+     * attributes as a TCP stream header) */
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, "<stream:stream xmlns='" NS_CLIENT "' xmlns:stream='" NS_STREAMS "'");
+    const char *names[3] = {"to", "version", "xml:lang"}, *vals[3] = {to, version, lang};
+    for (int i = 0; i < 3; i++) {
+        if (!vals[i])
+            continue;
+        buf_printf(&b, " %s='", names[i]);
+        buf_add_xml_escaped(&b, vals[i], strlen(vals[i]), 1);
+        buf_adds(&b, "'");
+    }
+    buf_adds(&b, ">");
+    c->last_rx = uv_now(c->timer.loop);
+    xml_stream_feed(c->xs, b.data, b.len);
+    buf_free(&b);
+    return c->state == C2S_CLOSING ? ALDIS_EPROTO : 0;
+}
+
+void c2s_transport_input(struct c2s *c, const char *data, size_t len)
+{
+    if (c->state == C2S_CLOSING)
+        return;
+    if (c->state == C2S_WAIT_HEADER) {
+        stream_error(c, "not-authorized", "open the stream first");
+        return;
+    }
+    c->last_rx = uv_now(c->timer.loop);
+    c->ping_out = false;
+    xml_stream_feed(c->xs, data, len);
+}
+
+void c2s_transport_end(struct c2s *c)
+{
+    c2s_close(c, NULL, NULL);
+}
+
+bool c2s_transport_restart_expected(const struct c2s *c)
+{
+    return c->state == C2S_WAIT_HEADER;
+}
+
+void c2s_transport_gone(struct c2s *c)
+{
+    c->tr_ud = NULL;
+    c->tr_ssl = NULL; /* freed with the connection */
+    on_conn_closed(&c->conn);
 }

@@ -19,6 +19,7 @@
 #include "core/modules.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
+#include "http/http.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -65,7 +66,8 @@ static void worker_init(struct worker *w)
     conn_flush_init(loop);
     accounts_init_worker(loop);
     char err[512];
-    if (listeners_start(loop, cfg, on_accept, err, sizeof err) < 0) {
+    if (http_worker_start(loop, err, sizeof err) < 0 ||
+        listeners_start(loop, cfg, on_accept, http_accept_fd, err, sizeof err) < 0) {
         if (atomic_exchange(&start_failed, 1) == 0)
             snprintf(start_error, sizeof start_error, "%s", err);
     }
@@ -76,11 +78,12 @@ static void worker_shutdown(struct worker *w, void *arg)
     (void)w, (void)arg;
     listeners_stop();
     c2s_shutdown_worker();
+    http_worker_stop();
 }
 
 static void worker_cleanup(struct worker *w)
 {
-    (void)w;
+    http_worker_cleanup(worker_id(w));
     accounts_free_worker();
     sessions_forwards_free();
 }
@@ -172,6 +175,10 @@ int main(int argc, char **argv)
     if (nworkers < 1)
         nworkers = 1;
 
+    /* libc reads the time zone lazily on the first localtime(); libwebsockets
+     * calls it from every worker at once, so read it here, before them. */
+    tzset();
+
     int rc = 1;
     if (sasl_init() < 0) {
         fprintf(stderr, "aldis: cannot initialise GNU SASL\n");
@@ -201,9 +208,11 @@ int main(int argc, char **argv)
         goto out_modules;
     }
     c2s_configure(cfg);
+    http_configure(cfg);
     signal(SIGPIPE, SIG_IGN);
-    worker_start_all(nworkers, worker_init);
-
+    /* Catch the signals before any port opens: a SIGTERM that arrives while
+     * the workers start (the HTTP contexts take a moment) is then handled
+     * by the loop below instead of killing the process. */
     uv_loop_t *loop = uv_default_loop();
     uv_signal_t sigs[4];
     int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
@@ -211,14 +220,16 @@ int main(int argc, char **argv)
         uv_signal_init(loop, &sigs[i]);
         uv_signal_start(&sigs[i], on_signal, signums[i]);
     }
+    worker_start_all(nworkers, worker_init);
     uv_timer_init(loop, &drain_timer);
     if (atomic_load(&start_failed)) {
         log_error("aldis", "%s", start_error);
         begin_shutdown(loop);
     } else {
         log_info("aldis", "aldis %s serving %zu host(s) (%s...) with %d worker(s); c2s port %d, "
-                 "direct TLS port %d", ALDIS_VERSION, cfg->nhosts, cfg->hosts[0].domain, nworkers,
-                 cfg->c2s.port, cfg->c2s_tls.port);
+                 "direct TLS port %d, http %d, https %d", ALDIS_VERSION, cfg->nhosts,
+                 cfg->hosts[0].domain, nworkers, cfg->c2s.port, cfg->c2s_tls.port, cfg->http.port,
+                 cfg->https.port);
         rc = 0;
     }
     uv_run(loop, UV_RUN_DEFAULT);
