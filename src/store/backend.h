@@ -34,6 +34,8 @@ typedef int (*backend_user_fn)(void *ud, const char *host, const char *user);
 
 struct store_backend;
 struct store_pubsub_ops;
+struct store_upload_ops;
+struct store_labels_ops;
 
 /* One archive append of a batch: the item is written to owner's archive
  * and `err` says how that went (a batch is one transaction, but one bad row,
@@ -93,6 +95,10 @@ struct store_backend_ops {
     /* PubSub nodes and items (store/backend_pubsub.h), NULL when the
      * backend keeps none. */
     const struct store_pubsub_ops *pubsub;
+    /* HTTP upload slots and files (store/backend_upload.h). */
+    const struct store_upload_ops *upload;
+    /* Security clearances (store/backend_labels.h). */
+    const struct store_labels_ops *labels;
 };
 
 /* Every backend's connection struct starts with this. */

@@ -15,7 +15,9 @@
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "store/backend.h"
+#include "store/backend_labels.h"
 #include "store/backend_pubsub.h"
+#include "store/backend_upload.h"
 
 /* How long a writer waits for another process's (aldisctl's, or the
  * server's) write transaction before giving up with SQLITE_BUSY. */
@@ -105,6 +107,10 @@ static const struct migration migrations[] = {
      "CREATE UNIQUE INDEX archive_owner_id ON archive (owner, id);"
      "CREATE INDEX archive_owner_ts ON archive (owner, ts);"
      "CREATE INDEX archive_owner_with_ts ON archive (owner, with_bare, ts);"},
+    /* HTTP file upload slots and files (XEP-0363): sqlite_upload.c. */
+    {4, sqlite__upload_schema},
+    /* Security clearances: sqlite_labels.c. */
+    {5, sqlite__labels_schema},
 };
 #define NMIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -655,6 +661,10 @@ static int sqlite_user_del(struct store_backend *b, const char *host,
     rc = owner_data_del(s, bare);
     if (rc == 0)
         rc = sqlite__pubsub_owner_del(b, bare);
+    if (rc == 0)
+        rc = sqlite__upload_owner_del(b, bare);
+    if (rc == 0)
+        rc = sqlite__labels_owner_del(b, bare);
 end:
     rc = tx_end(s, rc);
 out:
@@ -1566,6 +1576,8 @@ static const struct store_backend_ops sqlite_ops = {
     .archive_update = sqlite_archive_update,
     .archive_purge = sqlite_archive_purge,
     .pubsub = &sqlite_pubsub_ops,
+    .upload = &sqlite_upload_ops,
+    .labels = &sqlite_labels_ops,
 };
 
 /* For sqlite_pubsub.c (backend_pubsub.h). */
