@@ -5,11 +5,16 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang
       libuv1-dev libexpat1-dev libssl-dev libgsasl-dev libidn-dev libidn2-dev
       libsqlite3-dev libyaml-dev libcmocka-dev
+      libwebsockets-dev libxml2-dev libtasn1-6-dev libtasn1-bin libxmlsec1-dev xmlsec1
+      chromium fonts-noto-color-emoji
       python3 python3-slixmpp python3-aioxmpp openssl sqlite3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The web client builds with Node.js and npm: Debian's (18.19) when the
+# machine has none of its own.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "aldis: missing Debian packages: ${missing[*]}" >&2
