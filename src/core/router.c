@@ -10,6 +10,7 @@
 #include "core/account.h"
 #include "core/modules.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
 
@@ -111,6 +112,10 @@ static void account_dispatch(struct account *acct, void *arg)
      * 'to' carries no 'from' (RFC 6120 §8.1.2.1); it comes from the server. */
     const char *from_attr = stanza_from(st);
     if (jid_parse(m->to_buf, &to) < 0 || jid_parse(from_attr ? from_attr : acct->host->domain, &from) < 0)
+        goto out;
+    /* ARCHITECTURE.md §6: the label decision for this recipient, before
+     * any module (carbons, archive, offline, notifications) sees it. */
+    if (security_account_inbound(acct, st) != 0)
         goto out;
     const char *name = stanza_name(st);
     struct hook_ctx hc = {.host = acct->host, .acct = acct, .st = st, .to = &to, .from = &from};

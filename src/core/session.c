@@ -11,6 +11,7 @@
 #include "core/account.h"
 #include "core/modules.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
 
@@ -191,7 +192,10 @@ static void deliver_on_worker(struct worker *w, void *arg)
     struct session *s = session_find(m->sid);
     if (s) {
         struct hook_ctx hc = {.host = s->host, .sess = s, .st = m->st};
-        if (hooks_run(HOOK_SESSION_DELIVER, &hc) != HOOK_DONE)
+        /* Last defence (ARCHITECTURE.md §6): nothing reaches a client its
+         * clearance does not permit, whatever path built the stanza. */
+        if (security_session_deliver(s, m->st) == 0 &&
+            hooks_run(HOOK_SESSION_DELIVER, &hc) != HOOK_DONE)
             s->ops->deliver(s, m->st);
     } else {
         struct forward *f = map_iget(&forwards, m->sid);
@@ -463,6 +467,11 @@ static void outbound_on_owner(struct worker *w, void *arg)
 
 void session_route(struct session *s, struct stanza *st)
 {
+    /* A client may only send labels its clearance permits (ARCHITECTURE.md §6). */
+    if (security_session_send(s, st) != 0) {
+        stanza_unref(st);
+        return;
+    }
     struct hook_ctx hc = {.host = s->host, .sess = s, .st = st, .from = s->jid};
     if (hooks_run(HOOK_SESSION_OUT, &hc) == HOOK_DONE) {
         stanza_unref(st);

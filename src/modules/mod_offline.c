@@ -13,6 +13,7 @@
 #include "aldis/module.h"
 #include "aldis/store.h"
 #include "aldis/xml.h"
+#include "core/security.h"
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_HINTS "urn:xmpp:hints"
@@ -114,6 +115,11 @@ static void offline_pop_done(void *ud, int err, const struct offline_msg *msgs, 
         struct stanza *st = stanza_parse(msgs[i].xml, msgs[i].len);
         if (!st) {
             log_warn("offline", "dropping an unparsable stored message for %s", acct->bare);
+            continue;
+        }
+        /* The clearance may have changed since it was stored. */
+        if (security_account_permits(acct, st, SECURITY_PATH_OFFLINE) != 0) {
+            stanza_unref(st);
             continue;
         }
         account_send(acct, res, st);

@@ -1,6 +1,7 @@
 /* aldisctl - the Aldis admin CLI: `init` makes a ready-to-run instance
- * (config, self-signed certificate, database); `user` manages accounts
- * directly in the store (SQLite WAL lets it run beside the server).
+ * (config, self-signed certificate, example security policy, database);
+ * `user` manages accounts and their clearances directly in the store (SQLite
+ * WAL lets it run beside the server); `policy check` validates a SPIF.
  * Exit status: 0 success, 1 error, 2 usage. docs/aldisctl.md, aldisctl(1). */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,12 +27,14 @@
 #include "aldis/config.h"
 #include "aldis/error.h"
 #include "aldis/jid.h"
+#include "aldis/label.h"
 #include "aldis/log.h"
 #include "aldis/module.h"
 #include "aldis/store.h"
 #include "core/config_template.h"
 #include "core/modules.h"
 #include "store/backend.h"
+#include "store/backend_labels.h"
 
 #ifndef ALDIS_VERSION
 #define ALDIS_VERSION "0.1.0"
@@ -41,6 +44,12 @@
 #define PASSWORD_MAX 1024
 #define ITERATIONS_MAX 10000000L
 #define CERT_DAYS 3652 /* ten years, leap days included */
+#define CATEGORIES_MAX 32   /* --category options in one command */
+
+/* The shipped example policy (policies/aldis-example-policy.xml), embedded
+ * by CMake so that an installed aldisctl needs no source tree. */
+extern const unsigned char aldis_example_policy[];
+extern const size_t aldis_example_policy_len;
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -65,6 +74,11 @@ static const char usage_main[] =
     "  user del JID                     delete an account and all its data\n"
     "  user passwd JID [PASSWORD]       change an account's password\n"
     "  user list [DOMAIN]               list accounts\n"
+    "  user clearance JID --classification NAME [--category TAG=VALUE]...\n"
+    "                                   set a user's security clearance\n"
+    "  room clearance ROOM --classification NAME [--category TAG=VALUE]...\n"
+    "                                   set a room's clearance (its ceiling)\n"
+    "  policy check FILE                validate a security policy (SPIF)\n"
     "  check                            load and check the configuration\n"
     "\n"
     "Options:\n"
@@ -82,6 +96,8 @@ static const char usage_init[] =
     "  DIR/aldis.yaml         the configuration, every setting commented\n"
     "  DIR/DOMAIN.crt, .key   a self-signed certificate (EC P-256, 10 years,\n"
     "                         for DOMAIN and *.DOMAIN) and its key (mode 0600)\n"
+    "  DIR/policy.xml         the example security policy (UNCLASSIFIED to TOP\n"
+    "                         SECRET); replace it with your own SPIF\n"
     "  DIR/aldis.db           an empty SQLite database (an existing one is kept)\n"
     "\n"
     "Ports default to 5222, 5223, 5269, 5280, 5281, 5347; 0 disables a listener.\n"
@@ -103,7 +119,33 @@ static const char usage_user[] =
     "Only SCRAM-SHA-1 and SCRAM-SHA-256 keys are stored (RFC 5802), with\n"
     "--iterations PBKDF2 rounds (default 4096, at least 4096).\n"
     "'user del' removes the account with its roster, private data and\n"
-    "offline messages.\n";
+    "offline messages.\n"
+    "\n"
+    "       aldisctl [--config FILE] user clearance JID --classification NAME\n"
+    "                                         [--category TAG=VALUE]...\n"
+    "       aldisctl [--config FILE] user clearance JID --show | --clear\n"
+    "\n"
+    "Set, show or remove the security clearance of JID under the configured\n"
+    "policy (security.policy). A clearance for a classification covers it and\n"
+    "every lower one; each --category adds one value of a category tag set\n"
+    "(e.g. --category 'Releasable To=GBR'). A user with no clearance holds the\n"
+    "policy's lowest classification only. The running server reads a changed\n"
+    "clearance when the account is next loaded (restart to apply at once).\n";
+
+static const char usage_room[] =
+    "usage: aldisctl [--config FILE] room clearance ROOM --classification NAME\n"
+    "                                         [--category TAG=VALUE]...\n"
+    "       aldisctl [--config FILE] room clearance ROOM --show | --clear\n"
+    "\n"
+    "A room's clearance is its ceiling: joining needs a clearance covering it\n"
+    "and messages labelled above it are refused. ROOM is room@service.\n";
+
+static const char usage_policy[] =
+    "usage: aldisctl policy check FILE\n"
+    "\n"
+    "Load an Open XML SPIF security policy and print its summary:\n"
+    "classifications with levels and colours, category tag sets, equivalent\n"
+    "policies. Exit status 1 with the error when the file is not valid.\n";
 
 static const char usage_check[] =
     "usage: aldisctl [--config FILE] check\n"
@@ -124,10 +166,14 @@ struct args {
     long iterations;
     bool help;
     bool version;
+    const char *classification;
+    const char *categories[CATEGORIES_MAX];
+    size_t ncategories;
+    bool show, clear;
     const char *pos[8];
     size_t npos;
     /* options given, for "not valid with this command" checks */
-    bool used_init_opts, used_user_opts;
+    bool used_init_opts, used_user_opts, used_clearance_opts;
 };
 
 static const char *const port_opts[CONFIG_PORT_COUNT] = {
@@ -191,6 +237,14 @@ static int args_parse(int argc, char **argv, struct args *a)
             a->used_init_opts = true;
             continue;
         }
+        if (!strcmp(name, "--show") || !strcmp(name, "--clear")) {
+            if (name[2] == 's')
+                a->show = true;
+            else
+                a->clear = true;
+            a->used_clearance_opts = true;
+            continue;
+        }
         if (!strcmp(name, "--password-stdin")) {
             a->password_stdin = true;
             a->used_user_opts = true;
@@ -198,7 +252,8 @@ static int args_parse(int argc, char **argv, struct args *a)
         }
         /* The rest take a value. */
         bool known = !strcmp(name, "--config") || !strcmp(name, "--dir") ||
-                     !strcmp(name, "--domain") || !strcmp(name, "--iterations");
+                     !strcmp(name, "--domain") || !strcmp(name, "--iterations") ||
+                     !strcmp(name, "--classification") || !strcmp(name, "--category");
         int port_idx = -1;
         for (int p = 0; p < CONFIG_PORT_COUNT; p++)
             if (!strcmp(name, port_opts[p]))
@@ -223,6 +278,16 @@ static int args_parse(int argc, char **argv, struct args *a)
         } else if (!strcmp(name, "--domain")) {
             a->domain = value;
             a->used_init_opts = true;
+        } else if (!strcmp(name, "--classification")) {
+            a->classification = value;
+            a->used_clearance_opts = true;
+        } else if (!strcmp(name, "--category")) {
+            if (a->ncategories == CATEGORIES_MAX) {
+                say_error("at most %d --category options", CATEGORIES_MAX);
+                return EXIT_USAGE;
+            }
+            a->categories[a->ncategories++] = value;
+            a->used_clearance_opts = true;
         } else if (!strcmp(name, "--iterations")) {
             a->used_user_opts = true;
             if (parse_long_arg(name, value, SCRAM_ITERATIONS_DEFAULT, ITERATIONS_MAX,
@@ -429,6 +494,39 @@ bad:
     return EXIT_USAGE;
 }
 
+/* Write the embedded example policy, checking first that it parses. */
+static int policy_write(const char *path)
+{
+    char why[256] = "";
+    struct label_policy *p = NULL;
+    if (aldis_example_policy_len == 0) {
+        /* Only a build from a tree without policies/ gets here: say so,
+         * and let the operator put their own SPIF in place. */
+        say_error("warning: this aldisctl was built without the example policy; put a "
+                  "SPIF policy at %s before starting the server", path);
+        return 0;
+    }
+    if (label_policy_parse((const char *)aldis_example_policy, aldis_example_policy_len, &p, why,
+                           sizeof why) != 0) {
+        say_error("the embedded example policy does not load (a bug): %s", why);
+        return 1;
+    }
+    label_policy_free(p);
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(aldis_example_policy, 1, aldis_example_policy_len, f) !=
+                  aldis_example_policy_len) {
+        say_error("cannot write %s: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    if (fclose(f) != 0) {
+        say_error("cannot write %s: %s", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_init(struct args *a)
 {
     char domain[JID_PART_MAX + 1];
@@ -486,6 +584,15 @@ static int cmd_init(struct args *a)
     if (cert_make(domain, crt, key) != 0)
         return 1;
 
+    /* The example policy the template's security.policy names: written
+     * before aldis.yaml is loaded below, so that load checks it too. An
+     * existing one is the operator's own and is kept. */
+    char policy[PATH_MAX + 32];
+    snprintf(policy, sizeof policy, "%s/policy.xml", dir);
+    bool policy_existed = file_exists(policy);
+    if (!policy_existed && policy_write(policy) != 0)
+        return 1;
+
     char *text = config_template(domain, a->ports, names);
     FILE *f = fopen(yaml, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
@@ -516,6 +623,7 @@ static int cmd_init(struct args *a)
     printf("  %-12s %s\n", "config", yaml);
     printf("  %-12s %s (self-signed, valid %d years)\n", "certificate", crt, CERT_DAYS / 365);
     printf("  %-12s %s (mode 0600)\n", "key", key);
+    printf("  %-12s %s%s\n", "policy", policy, policy_existed ? " (existing, kept)" : "");
     printf("  %-12s %s%s\n", "database", db, db_existed ? " (existing, kept)" : "");
     printf("\nNext, add a user and start the server:\n");
     printf("  aldisctl --config %s user add admin@%s\n", yaml, domain);
@@ -793,6 +901,179 @@ out:
     return rc;
 }
 
+/* ---- clearances and policies ------------------------------------------- */
+
+/* The configured policy, or an error saying labels are off. */
+static int policy_open(const struct instance *in, struct label_policy **p)
+{
+    char why[256] = "";
+    if (!in->cfg->security_policy) {
+        say_error("%s has no security.policy: labels are off, so there are no "
+                  "clearances to set", in->cfg->path);
+        return 1;
+    }
+    if (label_policy_load(in->cfg->security_policy, p, why, sizeof why) != 0) {
+        say_error("security policy: %s", why);
+        return 1;
+    }
+    return 0;
+}
+
+/* "CLASS;TAG=V1,V2;TAG2=V3" from --classification and the --category
+ * options, grouping the values of one tag set (clearance_parse's form). */
+static int clearance_text(const struct args *a, struct buf *out)
+{
+    bool done[CATEGORIES_MAX] = {false};
+    buf_adds(out, a->classification);
+    for (size_t i = 0; i < a->ncategories; i++) {
+        const char *eq = strchr(a->categories[i], '=');
+        if (!eq || eq == a->categories[i] || !eq[1] || strchr(a->categories[i], ';')) {
+            say_error("--category needs TAG=VALUE, not '%s'", a->categories[i]);
+            return EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; i < a->ncategories; i++) {
+        if (done[i])
+            continue;
+        size_t tlen = (size_t)(strchr(a->categories[i], '=') - a->categories[i]);
+        buf_addc(out, ';');
+        buf_add(out, a->categories[i], tlen + 1);
+        buf_adds(out, a->categories[i] + tlen + 1);
+        for (size_t j = i + 1; j < a->ncategories; j++)
+            if (!done[j] && strncmp(a->categories[j], a->categories[i], tlen + 1) == 0) {
+                buf_addc(out, ',');
+                buf_adds(out, a->categories[j] + tlen + 1);
+                done[j] = true;
+            }
+    }
+    return 0;
+}
+
+/* user clearance JID ... / room clearance ROOM ... */
+static int clearance_cmd(const struct args *a, bool room)
+{
+    struct instance in;
+    struct label_policy *p = NULL;
+    struct clearance *c = NULL;
+    struct jid j;
+    struct buf text, norm;
+    char subject[JID_STR_MAX], why[256] = "";
+    int rc;
+    buf_init(&text);
+    buf_init(&norm);
+    int modes = (a->classification != NULL) + a->show + a->clear;
+    if (a->npos != 3 || modes != 1 || a->used_user_opts ||
+        (a->ncategories && !a->classification)) {
+        say_error("%s clearance needs %s and exactly one of --classification NAME, --show, "
+                  "--clear (--category only with --classification)",
+                  room ? "room" : "user", room ? "ROOM" : "JID");
+        return EXIT_USAGE;
+    }
+    if ((rc = instance_open(a, &in)) != 0)
+        return rc;
+    if (room) {
+        if (jid_parse(a->pos[2], &j) != 0 || !j.local || j.resource) {
+            say_error("'%s' is not a valid room JID; write it as room@service", a->pos[2]);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    } else if ((rc = account_parse(in.cfg, a->pos[2], &j)) != 0) {
+        goto out;
+    }
+    jid_bare(&j, subject, sizeof subject);
+    if ((rc = policy_open(&in, &p)) != 0)
+        goto out;
+    if (a->show) {
+        char *stored = NULL;
+        rc = backend_labels_get(in.b, subject, &stored);
+        if (rc == ALDIS_ENOTFOUND)
+            printf("%s: no clearance set (holds %s only)\n", subject, label_policy_lowest(p));
+        else if (rc == 0)
+            printf("%s: %s\n", subject, stored);
+        else
+            rc = store_error(&in, rc, "cannot read the clearance");
+        free(stored);
+        rc = rc == ALDIS_ENOTFOUND ? 0 : rc;
+        goto out;
+    }
+    if (a->clear) {
+        rc = backend_labels_del(in.b, subject);
+        if (rc == 0 || rc == ALDIS_ENOTFOUND)
+            printf("%s: clearance removed (holds %s only)\n", subject, label_policy_lowest(p));
+        else
+            rc = store_error(&in, rc, "cannot remove the clearance");
+        rc = rc == ALDIS_ENOTFOUND ? 0 : rc;
+        goto out;
+    }
+    if ((rc = clearance_text(a, &text)) != 0)
+        goto out;
+    if (clearance_parse(p, buf_cstr(&text), &c, why, sizeof why) != 0) {
+        say_error("not a clearance under policy %s: %s", label_policy_name(p), why);
+        rc = 1;
+        goto out;
+    }
+    if (clearance_format(p, c, &norm) != 0 || norm.len > LABELS_CLEARANCE_MAX) {
+        say_error("the clearance is too large to store");
+        rc = 1;
+        goto out;
+    }
+    rc = backend_labels_put(in.b, subject, buf_cstr(&norm));
+    if (rc != 0)
+        rc = store_error(&in, rc, "cannot save the clearance");
+    else
+        printf("%s: clearance set to %s\n", subject, buf_cstr(&norm));
+out:
+    clearance_free(c);
+    label_policy_free(p);
+    buf_free(&text);
+    buf_free(&norm);
+    instance_close(&in);
+    return rc;
+}
+
+static int cmd_room(struct args *a)
+{
+    if (a->help) {
+        fputs(usage_room, stdout);
+        return 0;
+    }
+    if (a->used_init_opts) {
+        say_error("init options are not valid with 'room'");
+        return EXIT_USAGE;
+    }
+    if (a->npos >= 2 && strcmp(a->pos[1], "clearance") == 0)
+        return clearance_cmd(a, true);
+    fputs(usage_room, stderr);
+    return EXIT_USAGE;
+}
+
+static int cmd_policy(struct args *a)
+{
+    char why[512] = "";
+    struct label_policy *p = NULL;
+    if (a->help) {
+        fputs(usage_policy, stdout);
+        return 0;
+    }
+    if (a->npos != 3 || strcmp(a->pos[1], "check") != 0 || a->used_init_opts ||
+        a->used_user_opts || a->used_clearance_opts) {
+        fputs(usage_policy, stderr);
+        return EXIT_USAGE;
+    }
+    if (label_policy_load(a->pos[2], &p, why, sizeof why) != 0) {
+        /* the library's message already names the file and line */
+        if (why[0])
+            say_error("%s", why);
+        else
+            say_error("%s: not a valid security policy", a->pos[2]);
+        return 1;
+    }
+    printf("%s: valid security policy\n", a->pos[2]);
+    label_policy_summary(p, stdout);
+    label_policy_free(p);
+    return 0;
+}
+
 static int cmd_user(struct args *a)
 {
     if (a->help) {
@@ -804,6 +1085,11 @@ static int cmd_user(struct args *a)
         return EXIT_USAGE;
     }
     const char *sub = a->npos >= 2 ? a->pos[1] : NULL;
+    if (a->used_clearance_opts && !(sub && strcmp(sub, "clearance") == 0)) {
+        say_error("--classification, --category, --show and --clear are only for "
+                  "'user clearance'");
+        return EXIT_USAGE;
+    }
     if (sub && strcmp(sub, "add") == 0)
         return user_set_password(a, true);
     if (sub && strcmp(sub, "passwd") == 0)
@@ -812,6 +1098,8 @@ static int cmd_user(struct args *a)
         return user_del(a);
     if (sub && strcmp(sub, "list") == 0)
         return user_list(a);
+    if (sub && strcmp(sub, "clearance") == 0)
+        return clearance_cmd(a, false);
     if (sub)
         say_error("unknown user command '%s'", sub);
     fputs(usage_user, stderr);
@@ -871,6 +1159,10 @@ int main(int argc, char **argv)
         return cmd_user(&a);
     if (strcmp(cmd, "check") == 0)
         return cmd_check(&a);
+    if (strcmp(cmd, "room") == 0)
+        return cmd_room(&a);
+    if (strcmp(cmd, "policy") == 0)
+        return cmd_policy(&a);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage_main, stdout);
         return 0;
