@@ -25,6 +25,33 @@
  * when mod_mam is not enabled on the account's host. */
 const char *mam_sent_id(struct account *acct, const struct stanza *st);
 
+/* ---- for other archives (a MUC room's, XEP-0313 §5.1.2) --------------
+ * The query side without the account: parse a <query/> (data form filters
+ * and RSM paging, exactly as for user archives), build the result messages
+ * and the <fin/>. The caller runs store_archive_query itself and routes
+ * what these build. */
+struct archive_item;
+struct archive_page;
+struct archive_query;
+struct mam_search; /* a parsed query, owning copies of its strings */
+
+/* Parse `query` for the archive of `owner` (borrowed: it must outlive the
+ * search). NULL with *out set, or the error condition with *out NULL
+ * (mam_error_type gives its type). */
+const char *mam_search_parse(const struct xml_node *query, const char *owner,
+                             struct mam_search **out);
+const struct archive_query *mam_search_query(const struct mam_search *s);
+void mam_search_free(struct mam_search *s);
+const char *mam_error_type(const char *cond);
+/* The search form (§4.1.5) as the result of `iq` (routed). */
+void mam_query_form_send(const struct stanza *iq);
+/* A <result/> message from `archive` to `to` for one item (§4.2). */
+struct stanza *mam_result_build(const char *archive, const char *to, const char *queryid,
+                                const struct archive_item *it, const struct stanza *orig);
+/* The IQ result with <fin/> and the RSM <set/> of the page (§4.3.2). */
+struct stanza *mam_fin_build(const struct stanza *iq, const struct archive_page *p,
+                             bool backward);
+
 /* ---- shared by mod_mam.c and mam_query.c ----------------------------- */
 
 /* Page sizes (options mam.page_default, mam.page_max). */

@@ -14,6 +14,7 @@
 #include "aldis/module.h"
 #include "aldis/store.h"
 #include "aldis/xml.h"
+#include "core/security.h"
 #include "modules/mam.h"
 
 /* ---- time (XEP-0082) --------------------------------------------------- */
@@ -114,7 +115,7 @@ static void form_field(struct stanza *st, struct xml_node *x, const char *var, c
     }
 }
 
-static void query_form_reply(const struct stanza *iq)
+void mam_query_form_send(const struct stanza *iq)
 {
     struct stanza *r = stanza_iq_result(iq);
     struct xml_node *q = xml_add_child(r, r->root, "query", NS_MAM);
@@ -349,16 +350,16 @@ static struct resource *resource_by_session(struct account *acct, uint64_t sid)
 /* One result: <message><result queryid id><forwarded><delay/>original
  * </forwarded></result></message>, from the archive (the bare JID: the
  * client checks it, §9.2) to the querying resource. */
-static struct stanza *result_message(struct mam_query_req *req, struct resource *res,
-                                     const struct archive_item *it, const struct stanza *orig)
+struct stanza *mam_result_build(const char *archive, const char *to, const char *queryid,
+                                const struct archive_item *it, const struct stanza *orig)
 {
     char stamp[48];
     struct stanza *m = stanza_new("message", NULL);
-    xml_set_attr(m, m->root, "to", res->full);
-    xml_set_attr(m, m->root, "from", req->acct->bare);
+    xml_set_attr(m, m->root, "to", to);
+    xml_set_attr(m, m->root, "from", archive);
     struct xml_node *result = xml_add_child(m, m->root, "result", NS_MAM);
-    if (req->queryid)
-        xml_set_attr(m, result, "queryid", req->queryid);
+    if (queryid)
+        xml_set_attr(m, result, "queryid", queryid);
     xml_set_attr(m, result, "id", it->id);
     struct xml_node *fwd = xml_add_child(m, result, "forwarded", NS_FORWARD);
     struct xml_node *delay = xml_add_child(m, fwd, "delay", NS_DELAY);
@@ -366,6 +367,12 @@ static struct stanza *result_message(struct mam_query_req *req, struct resource 
     xml_set_attr(m, delay, "stamp", stamp);
     xml_copy_into(m, fwd, orig->root);
     return m;
+}
+
+static struct stanza *result_message(struct mam_query_req *req, struct resource *res,
+                                     const struct archive_item *it, const struct stanza *orig)
+{
+    return mam_result_build(req->acct->bare, res->full, req->queryid, it, orig);
 }
 
 static void rsm_elem(struct stanza *st, struct xml_node *set, const char *name, const char *text)
@@ -376,8 +383,8 @@ static void rsm_elem(struct stanza *st, struct xml_node *set, const char *name, 
 
 /* The IQ result that ends the results (§4.3.2): <fin complete stable> with
  * the RSM <set/> of the page. */
-static struct stanza *fin_reply(const struct stanza *iq, const struct archive_page *p,
-                                bool backward)
+struct stanza *mam_fin_build(const struct stanza *iq, const struct archive_page *p,
+                             bool backward)
 {
     char num[32];
     struct stanza *r = stanza_iq_result(iq);
@@ -427,6 +434,9 @@ static void query_done(void *ud, int err, const struct archive_page *page)
                                         cond, NULL));
         goto out;
     }
+    /* Items the account's clearance no longer permits are left out and
+     * not counted (ARCHITECTURE.md §6: no count leaks). */
+    struct archive_page shown = *page;
     for (size_t k = 0; k < page->n; k++) {
         const struct archive_item *it = &page->items[req->flip ? page->n - 1 - k : k];
         struct stanza *orig = stanza_parse(it->xml, it->len);
@@ -434,10 +444,16 @@ static void query_done(void *ud, int err, const struct archive_page *page)
             log_warn("mam", "archive item %s of %s does not parse; skipped", it->id, acct->bare);
             continue;
         }
+        if (security_account_permits(acct, orig, SECURITY_PATH_ARCHIVE) != 0) {
+            if (shown.count > 0)
+                shown.count--;
+            stanza_unref(orig);
+            continue;
+        }
         account_send(acct, res, result_message(req, res, it, orig));
         stanza_unref(orig);
     }
-    account_send(acct, res, fin_reply(req->iq, page, req->backward));
+    account_send(acct, res, mam_fin_build(req->iq, &shown, req->backward));
 out:
     account_release(acct);
     stanza_unref(req->iq);
@@ -454,7 +470,7 @@ int mam__query_iq(struct iq_ctx *ctx)
         return 0;
     }
     if (ctx->kind == IQ_GET) {
-        query_form_reply(ctx->iq);
+        mam_query_form_send(ctx->iq);
         return 0;
     }
     struct resource *res =
@@ -571,4 +587,40 @@ int mam__metadata_iq(struct iq_ctx *ctx)
     struct archive_query q = {.owner = m->owner, .dir = -1, .max = 1};
     store_archive_query(&q, meta_start_done, m);
     return 0;
+}
+
+/* ---- searching other archives (MUC rooms: XEP-0313 §5.1.2) -------------- */
+
+const char *mam_search_parse(const struct xml_node *query, const char *owner,
+                             struct mam_search **out)
+{
+    struct mam_search *s = calloc(1, sizeof *s);
+    ALDIS_ASSERT(s != NULL);
+    s->q.owner = owner;
+    const char *cond = search_parse(s, query);
+    if (cond) {
+        mam_search_free(s);
+        *out = NULL;
+        return cond;
+    }
+    *out = s;
+    return NULL;
+}
+
+const struct archive_query *mam_search_query(const struct mam_search *s)
+{
+    return &s->q;
+}
+
+void mam_search_free(struct mam_search *s)
+{
+    if (!s)
+        return;
+    search_free(s);
+    free(s);
+}
+
+const char *mam_error_type(const char *cond)
+{
+    return strcmp(cond, "feature-not-implemented") == 0 ? "cancel" : "modify";
 }

@@ -8,7 +8,13 @@
  * worker_owner_of("room@service"), so each room has exactly one owner and
  * needs no locks; stanzas for the bare service domain arrive on
  * worker_owner_of(domain), which keeps the directory of rooms that
- * disco#items lists. Rooms post their changes there (muc_directory_post). */
+ * disco#items lists. Rooms post their changes there (muc_directory_post).
+ *
+ * A persistent room nobody used for `idle_unload` seconds and with nobody
+ * in it leaves memory (its stored form is current: it is written on every
+ * change); the next stanza for it loads it again, its history rebuilt from
+ * its archive. */
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,11 @@ struct muc_options muc_opts = {
     .history_default = 20,
     .max_occupants = 1000,
     .max_rooms = 10000,
+    .logging_default = true,
+    .max_vcard_size = 131072,
+    .idle_unload = 600,
+    .max_rooms_per_user = 100,
+    .max_rooms_per_service = 0,
 };
 
 /* A stanza kept while its room or directory is loading. */
@@ -46,11 +57,15 @@ struct muc_loading {
     char *jid;
     struct muc_queued *head, *tail;
     size_t n;
+    struct muc_room *room; /* decoded, waiting for its history (not in the table yet) */
 };
 
-/* One directory entry: what disco#items says about a room. */
+/* One directory entry: what disco#items says about a room, and who made
+ * it (room limits). A room allowed but still locked has an entry that is
+ * not public. */
 struct muc_dir_entry {
     char *name;
+    char *creator; /* bare JID or NULL */
     bool public_room;
     bool persistent;
 };
@@ -62,7 +77,20 @@ struct dir_update {
     struct service *svc;
     char *jid;
     char *name;
+    char *creator;
     bool public_room, persistent, gone;
+};
+
+/* A request to create a room, to the directory and back (room limits). */
+struct muc_create_req {
+    struct muc_create_req *next; /* waiting for the directory's load */
+    struct service *svc;
+    struct stanza *st; /* the entering presence (ref) */
+    char *to;          /* room/nick */
+    char *room;        /* bare room JID */
+    char *creator;     /* bare JID */
+    int room_worker;
+    bool allowed;
 };
 
 /* A service's directory, on worker_owner_of(service domain). */
@@ -72,12 +100,14 @@ struct muc_directory {
     enum dir_state state;
     struct muc_queued *head, *tail; /* disco#items waiting for the load */
     struct dir_update *updates;     /* updates waiting for the load */
+    struct muc_create_req *creates; /* creation requests waiting for the load */
 };
 
 struct muc_worker {
     struct map rooms;   /* room JID -> struct muc_room (owned here) */
     struct map loading; /* room JID -> struct muc_loading */
     struct map dirs;    /* service domain -> struct muc_directory */
+    uv_timer_t idle_timer; /* unloading idle rooms (closed by the core) */
 };
 
 static struct muc_worker **workers;
@@ -92,6 +122,8 @@ static void workers_alloc(void)
     workers = calloc((size_t)nworkers, sizeof *workers);
     ALDIS_ASSERT(workers != NULL);
 }
+
+static void idle_tick(uv_timer_t *t);
 
 /* The calling worker's state (made on first use; only this worker writes
  * its slot). */
@@ -109,6 +141,17 @@ static struct muc_worker *muc_worker(void)
         map_init(&mw->loading, 0);
         map_init(&mw->dirs, 0);
         workers[id] = mw;
+        if (muc_opts.idle_unload > 0) {
+            /* looks at twice the rate it unloads at, at most every 30 s;
+             * unref'd: it never keeps a stopping loop alive, and the core
+             * closes it with the loop */
+            uint64_t every = (uint64_t)muc_opts.idle_unload * 500;
+            if (every > 30000)
+                every = 30000;
+            uv_timer_init(worker_loop(w), &mw->idle_timer);
+            uv_timer_start(&mw->idle_timer, idle_tick, every, every);
+            uv_unref((uv_handle_t *)&mw->idle_timer);
+        }
     }
     return workers[id];
 }
@@ -134,7 +177,8 @@ size_t muc_room_count(void)
     return muc_worker()->rooms.count;
 }
 
-struct muc_room *muc_room_create(struct service *svc, const char *jid)
+/* A room not yet in the table. */
+static struct muc_room *room_new(struct service *svc, const char *jid)
 {
     struct muc_room *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
@@ -142,6 +186,13 @@ struct muc_room *muc_room_create(struct service *svc, const char *jid)
     r->svc = svc;
     muc_config_defaults(&r->cfg);
     ALDIS_ASSERT(RAND_bytes(r->secret, sizeof r->secret) == 1);
+    r->last_used = (int64_t)time(NULL);
+    return r;
+}
+
+struct muc_room *muc_room_create(struct service *svc, const char *jid)
+{
+    struct muc_room *r = room_new(svc, jid);
     map_put(&muc_worker()->rooms, jid, r);
     return r;
 }
@@ -151,11 +202,13 @@ void muc_room_free(struct muc_room *r)
     if (!r)
         return;
     muc_config_clear(&r->cfg);
+    free(r->creator);
     free(r->subject);
     free(r->subject_nick);
     for (size_t i = 0; i < r->naffs; i++) {
         free(r->affs[i].jid);
         free(r->affs[i].reason);
+        free(r->affs[i].nick);
     }
     free(r->affs);
     for (struct muc_occupant *o = r->occupants, *next; o; o = next) {
@@ -174,6 +227,8 @@ void muc_room_free(struct muc_room *r)
         free(f->to_full);
         free(f);
     }
+    if (r->vcard)
+        stanza_unref(r->vcard);
     free(r->jid);
     free(r);
 }
@@ -237,21 +292,14 @@ static void redispatch(struct service *svc, struct muc_queued *q)
         muc_room_absent(svc, q->st, &to, &from);
 }
 
-static void room_loaded(void *ud, int err, const char *value, size_t len)
+/* The room (if any) is ready: into the table, then everything that
+ * waited for it, in order. */
+static void room_ready(struct muc_loading *l)
 {
-    struct muc_loading *l = ud;
     struct muc_worker *mw = muc_worker();
     map_del(&mw->loading, l->jid);
-    if (err == 0 && value) {
-        struct muc_room *r = muc_room_create(l->svc, l->jid);
-        if (muc_store_decode(r, value, len) < 0) {
-            log_warn("muc", "%s: stored room unreadable, ignored", l->jid);
-            map_del(&mw->rooms, l->jid);
-            muc_room_free(r);
-        }
-    } else if (err != 0 && err != ALDIS_ENOTFOUND) {
-        log_warn("muc", "%s: loading the room failed: %s", l->jid, aldis_strerror(err));
-    }
+    if (l->room)
+        map_put(&mw->rooms, l->jid, l->room);
     for (struct muc_queued *q = l->head, *next; q; q = next) {
         next = q->next;
         redispatch(l->svc, q);
@@ -259,6 +307,78 @@ static void room_loaded(void *ud, int err, const char *value, size_t len)
     }
     free(l->jid);
     free(l);
+}
+
+/* The archive's last messages become the history again (XEP-0045
+ * §7.2.15 after a restart or an unload): messages with a body, not
+ * retracted, stamped with their archive time. */
+static void history_loaded(void *ud, int err, const struct archive_page *page)
+{
+    struct muc_loading *l = ud;
+    if (err < 0)
+        log_warn("muc", "%s: reading the history from the archive failed: %s", l->jid,
+                 aldis_strerror(err));
+    for (size_t i = 0; err == 0 && i < page->n; i++) {
+        const struct archive_item *it = &page->items[i];
+        if (it->flags & ARCHIVE_FLAG_RETRACTED)
+            continue;
+        struct stanza *m = stanza_parse(it->xml, it->len);
+        if (m && xml_child(m->root, "body", NULL))
+            muc_history_push(l->room, m, it->ts / 1000000);
+        if (m)
+            stanza_unref(m);
+    }
+    room_ready(l);
+}
+
+static void room_loaded(void *ud, int err, const char *value, size_t len)
+{
+    struct muc_loading *l = ud;
+    if (err == 0 && value) {
+        struct muc_room *r = room_new(l->svc, l->jid);
+        if (muc_store_decode(r, value, len) < 0) {
+            log_warn("muc", "%s: stored room unreadable, ignored", l->jid);
+            muc_room_free(r);
+        } else {
+            l->room = r;
+        }
+    } else if (err != 0 && err != ALDIS_ENOTFOUND) {
+        log_warn("muc", "%s: loading the room failed: %s", l->jid, aldis_strerror(err));
+    }
+    long n = l->room ? l->room->cfg.history_length : 0;
+    if (n > muc_opts.max_history)
+        n = muc_opts.max_history;
+    if (l->room && muc_room_logging(l->room) && n > 0) {
+        struct archive_query q = {.owner = l->jid, .dir = -1, .max = (size_t)n,
+                                  .backward = true};
+        store_archive_query(&q, history_loaded, l);
+        return;
+    }
+    room_ready(l);
+}
+
+/* Persistent rooms with nobody in them, unused for idle_unload seconds,
+ * leave memory. Everything about them is stored already (the history in
+ * the archive); the directory keeps listing them. */
+static void idle_tick(uv_timer_t *t)
+{
+    (void)t;
+    struct muc_worker *mw = muc_worker();
+    int64_t now = (int64_t)time(NULL);
+    const char *key;
+    void *val;
+    for (size_t i = 0; map_next(&mw->rooms, &i, &key, &val);) {
+        struct muc_room *r = val;
+        /* a room whose history is not archived keeps it in memory only:
+         * such a room stays, so that newcomers still get its history */
+        if (!r->cfg.persistent || r->locked || r->noccupants > 0 || r->nfwds > 0 ||
+            now - r->last_used < muc_opts.idle_unload ||
+            (r->nhistory > 0 && !muc_room_logging(r)))
+            continue;
+        log_debug("muc", "%s unloaded (idle)", r->jid);
+        map_del(&mw->rooms, key);
+        muc_room_free(r);
+    }
 }
 
 static void room_stanza(struct service *svc, struct stanza *st, const struct jid *to,
@@ -269,6 +389,7 @@ static void room_stanza(struct service *svc, struct stanza *st, const struct jid
     jid_bare(to, bare, sizeof bare);
     struct muc_room *r = map_get(&mw->rooms, bare);
     if (r) {
+        r->last_used = (int64_t)time(NULL);
         muc_room_stanza(r, st, to, from);
         return;
     }
@@ -297,6 +418,7 @@ static void dir_entry_free(struct muc_dir_entry *e)
     if (!e)
         return;
     free(e->name);
+    free(e->creator);
     free(e);
 }
 
@@ -304,7 +426,17 @@ static void dir_update_free(struct dir_update *u)
 {
     free(u->jid);
     free(u->name);
+    free(u->creator);
     free(u);
+}
+
+static void create_req_free(struct muc_create_req *c)
+{
+    stanza_unref(c->st);
+    free(c->to);
+    free(c->room);
+    free(c->creator);
+    free(c);
 }
 
 /* The persistent rooms' entries, so they are listed after a restart
@@ -323,6 +455,8 @@ static void dir_save(struct muc_directory *d)
         if (e->name)
             xml_set_attr(st, n, "name", e->name);
         xml_set_attr(st, n, "public", e->public_room ? "1" : "0");
+        if (e->creator)
+            xml_set_attr(st, n, "creator", e->creator);
     }
     size_t len;
     char *data = stanza_to_string(st, &len);
@@ -346,6 +480,10 @@ static void dir_apply(struct muc_directory *d, const struct dir_update *u)
         }
         free(e->name);
         e->name = xstrdup(u->name);
+        if (u->creator) {
+            free(e->creator);
+            e->creator = xstrdup(u->creator);
+        }
         e->public_room = u->public_room;
         e->persistent = u->persistent;
     }
@@ -376,6 +514,8 @@ static void dir_items_answer(struct muc_directory *d, struct stanza *iq)
     router_route(reply);
 }
 
+static void create_decide(struct muc_directory *d, struct muc_create_req *c);
+
 static void dir_loaded(void *ud, int err, const char *value, size_t len)
 {
     struct muc_directory *d = ud;
@@ -389,6 +529,7 @@ static void dir_loaded(void *ud, int err, const char *value, size_t len)
             struct muc_dir_entry *e = calloc(1, sizeof *e);
             ALDIS_ASSERT(e != NULL);
             e->name = xstrdup(xml_attr(n, "name"));
+            e->creator = xstrdup(xml_attr(n, "creator"));
             const char *pub = xml_attr(n, "public");
             e->public_room = pub && strcmp(pub, "1") == 0;
             e->persistent = true;
@@ -413,6 +554,11 @@ static void dir_loaded(void *ud, int err, const char *value, size_t len)
         queued_free(q);
     }
     d->head = d->tail = NULL;
+    for (struct muc_create_req *c = d->creates, *next; c; c = next) {
+        next = c->next;
+        create_decide(d, c);
+    }
+    d->creates = NULL;
 }
 
 /* The directory of svc on this worker (the service domain's owner), its
@@ -461,16 +607,109 @@ void muc_directory_post(struct muc_room *r, bool gone)
     u->svc = r->svc;
     u->jid = xstrdup(r->jid);
     u->name = xstrdup(r->cfg.name);
+    u->creator = xstrdup(r->creator);
     u->public_room = r->cfg.public_room;
     u->persistent = r->cfg.persistent;
     u->gone = gone;
     worker_post(worker_owner_of(r->svc->domain), dir_on_update, u);
 }
 
+/* ---- room limits: creation goes through the directory ---------------------- */
+
+/* Back on the room's worker with the directory's answer. */
+static void create_on_room(struct worker *w, void *arg)
+{
+    (void)w;
+    struct muc_create_req *c = arg;
+    struct jid to, from;
+    const char *f = stanza_from(c->st);
+    if (jid_parse(c->to, &to) < 0 || !f || jid_parse(f, &from) < 0)
+        goto out;
+    if (muc_room_lookup(c->room) || map_get(&muc_worker()->loading, c->room)) {
+        /* made meanwhile by someone else's request: enter it as usual */
+        room_stanza(c->svc, c->st, &to, &from);
+    } else if (!c->allowed) {
+        router_bounce(c->st, "wait", "policy-violation", "Too many rooms");
+    } else if (muc_room_count() >= (size_t)muc_opts.max_rooms) {
+        router_bounce(c->st, "wait", "resource-constraint", NULL);
+        /* the directory counted it: take it back */
+        struct dir_update *u = calloc(1, sizeof *u);
+        ALDIS_ASSERT(u != NULL);
+        u->svc = c->svc;
+        u->jid = xstrdup(c->room);
+        u->gone = true;
+        worker_post(worker_owner_of(c->svc->domain), dir_on_update, u);
+    } else {
+        muc_room_create_for(c->svc, c->st, &to, &from);
+    }
+out:
+    create_req_free(c);
+}
+
+/* On the directory's worker: count, decide, and hold the place of an
+ * allowed room (a hidden entry) so that the next request counts it even
+ * while it is locked. */
+static void create_decide(struct muc_directory *d, struct muc_create_req *c)
+{
+    c->allowed = true;
+    if (!map_get(&d->rooms, c->room)) {
+        long mine = 0, all = 0;
+        const char *key;
+        void *val;
+        for (size_t i = 0; map_next(&d->rooms, &i, &key, &val);) {
+            const struct muc_dir_entry *e = val;
+            all++;
+            mine += e->creator && strcmp(e->creator, c->creator) == 0;
+        }
+        if ((muc_opts.max_rooms_per_user > 0 && mine >= muc_opts.max_rooms_per_user) ||
+            (muc_opts.max_rooms_per_service > 0 && all >= muc_opts.max_rooms_per_service)) {
+            c->allowed = false;
+            log_info("muc", "%s may not create %s: room limit (%ld of theirs, %ld in all)",
+                     c->creator, c->room, mine, all);
+        } else {
+            struct muc_dir_entry *e = calloc(1, sizeof *e);
+            ALDIS_ASSERT(e != NULL);
+            e->creator = xstrdup(c->creator);
+            map_put(&d->rooms, c->room, e);
+        }
+    }
+    worker_post(c->room_worker, create_on_room, c);
+}
+
+static void create_on_directory(struct worker *w, void *arg)
+{
+    (void)w;
+    struct muc_create_req *c = arg;
+    struct muc_directory *d = dir_get(c->svc);
+    if (d->state != DIR_LOADED) {
+        struct muc_create_req **p = &d->creates;
+        while (*p)
+            p = &(*p)->next;
+        *p = c;
+        return;
+    }
+    create_decide(d, c);
+}
+
+void muc_creation_ask(struct service *svc, struct stanza *st, const struct jid *to,
+                      const struct jid *from)
+{
+    char full[JID_STR_MAX], bare[JID_STR_MAX], creator[JID_STR_MAX];
+    struct muc_create_req *c = calloc(1, sizeof *c);
+    ALDIS_ASSERT(c != NULL);
+    c->svc = svc;
+    c->st = stanza_ref(st);
+    c->to = xstrdup(jid_full(to, full, sizeof full));
+    c->room = xstrdup(jid_bare(to, bare, sizeof bare));
+    c->creator = xstrdup(jid_bare(from, creator, sizeof creator));
+    c->room_worker = worker_id(worker_current());
+    worker_post(worker_owner_of(svc->domain), create_on_directory, c);
+}
+
 /* ---- the service itself --------------------------------------------------- */
 
 static const char *const muc_service_features[] = {
-    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_PING, NULL,
+    NS_DISCO_INFO, NS_DISCO_ITEMS, NS_MUC, NS_MUC_UNIQUE, NS_PING, NULL,
 };
 
 /* XEP-0045 §6.1, §6.2: the service is a conference/text entity speaking
@@ -516,6 +755,15 @@ static void service_stanza(struct service *svc, struct stanza *st)
             dir_items_answer(d, st);
         else
             queue_push(&d->head, &d->tail, st, svc->domain);
+    } else if (get && payload && xml_is(payload, "unique", NS_MUC_UNIQUE)) {
+        /* XEP-0045 §10.1.4: a room name nobody has; 96 random bits make a
+         * collision with an existing or future room negligible */
+        char name[40];
+        muc_random_id(name, sizeof name);
+        struct stanza *reply = stanza_iq_result(st);
+        struct xml_node *u = xml_add_child(reply, reply->root, "unique", NS_MUC_UNIQUE);
+        xml_add_text(reply, u, name, strlen(name));
+        router_route(reply);
     } else if (get && payload && xml_is(payload, "ping", NS_PING)) {
         router_route(stanza_iq_result(st)); /* XEP-0199 §4.2 */
     } else {
@@ -547,7 +795,17 @@ static int muc_init(const struct config *cfg, char *err, size_t errlen)
         (rc = config_module_int(cfg, "muc", "max_occupants", 1000, 1, 1000000,
                                 &muc_opts.max_occupants, err, errlen)) < 0 ||
         (rc = config_module_int(cfg, "muc", "max_rooms", 10000, 1, 10000000, &muc_opts.max_rooms,
-                                err, errlen)) < 0)
+                                err, errlen)) < 0 ||
+        (rc = config_module_bool(cfg, "muc", "logging_default", true, &muc_opts.logging_default,
+                                 err, errlen)) < 0 ||
+        (rc = config_module_int(cfg, "muc", "max_vcard_size", 131072, 0, 16 * 1024 * 1024,
+                                &muc_opts.max_vcard_size, err, errlen)) < 0 ||
+        (rc = config_module_int(cfg, "muc", "idle_unload", 600, 0, 86400, &muc_opts.idle_unload,
+                                err, errlen)) < 0 ||
+        (rc = config_module_int(cfg, "muc", "max_rooms_per_user", 100, 0, 10000000,
+                                &muc_opts.max_rooms_per_user, err, errlen)) < 0 ||
+        (rc = config_module_int(cfg, "muc", "max_rooms_per_service", 0, 0, 100000000,
+                                &muc_opts.max_rooms_per_service, err, errlen)) < 0)
         return rc;
     if (muc_opts.history_default > muc_opts.max_history)
         muc_opts.history_default = muc_opts.max_history;
@@ -567,6 +825,7 @@ static void muc_shutdown(void)
             muc_room_free(val);
         for (size_t it = 0; map_next(&mw->loading, &it, &key, &val);) {
             struct muc_loading *l = val;
+            muc_room_free(l->room);
             for (struct muc_queued *q = l->head, *next; q; q = next) {
                 next = q->next;
                 queued_free(q);
@@ -588,6 +847,10 @@ static void muc_shutdown(void)
             for (struct dir_update *u = d->updates, *next; u; u = next) {
                 next = u->next;
                 dir_update_free(u);
+            }
+            for (struct muc_create_req *c = d->creates, *next; c; c = next) {
+                next = c->next;
+                create_req_free(c);
             }
             free(d);
         }

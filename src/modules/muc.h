@@ -10,6 +10,10 @@
  *   muc_admin.c  roles and affiliations (muc#admin), room configuration and
  *                destruction (muc#owner), room disco#info
  *   muc_store.c  the persistent form of a room
+ *   muc_mam.c    the room's archive (XEP-0313 §5.1.2) and moderated message
+ *                retraction (XEP-0425)
+ *   muc_register.c  nickname registration and reserved nicks (§7.10, §7.12)
+ *   muc_avatar.c the room's vCard and avatar hash (XEP-0486)
  *
  * Threads: a room lives on worker_owner_of(room JID) and is touched only
  * there, so nothing in it is locked. The directory of a service lives on
@@ -40,6 +44,23 @@
 #define NS_PING "urn:xmpp:ping"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_MUC_REGISTER "http://jabber.org/protocol/muc#register"
+#define NS_MUC_UNIQUE "http://jabber.org/protocol/muc#unique"
+#define NS_IQ_REGISTER "jabber:iq:register"
+#define NS_MAM_2 "urn:xmpp:mam:2"
+#define NS_MODERATE "urn:xmpp:message-moderate:1"
+#define NS_RETRACT_1 "urn:xmpp:message-retract:1"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_VCARD "vcard-temp"
+#define MUC_AVATAR_HASH_LEN 40 /* SHA-1 in hex */
+
+/* Affiliations a room may hold (bans and members included): bounds the
+ * room's memory and every linear scan of the list. */
+#define MUC_AFFS_MAX 10000
+/* Role sets (muc#roomconfig_presencebroadcast, _getmemberlist). */
+#define MUC_ROLEBIT(role) (1u << (role))
+#define MUC_ROLES_ALL (MUC_ROLEBIT(ROLE_VISITOR) | MUC_ROLEBIT(ROLE_PARTICIPANT) | \
+                       MUC_ROLEBIT(ROLE_MODERATOR))
 
 /* XEP-0045 §5.2, ordered by privilege so comparisons read naturally. */
 enum muc_affiliation { AFF_OUTCAST = 0, AFF_NONE, AFF_MEMBER, AFF_ADMIN, AFF_OWNER };
@@ -56,6 +77,12 @@ struct muc_options {
     long history_default; /* history length of a new room */
     long max_occupants;   /* hard ceiling per room, whatever maxusers says */
     long max_rooms;       /* rooms held in memory per worker */
+    bool logging_default; /* muc#roomconfig_enablelogging of a new room */
+    long max_vcard_size;  /* bytes of a room's vCard (XEP-0486); 0: none */
+    long idle_unload;     /* seconds before an empty persistent room leaves
+                             memory; 0: never */
+    long max_rooms_per_user;    /* rooms one user may have created; 0: no limit */
+    long max_rooms_per_service; /* rooms of one service; 0: no limit */
 };
 extern struct muc_options muc_opts;
 
@@ -76,12 +103,17 @@ struct muc_config {
     bool allow_invites;  /* participants may invite */
     enum muc_allowpm allow_pm;
     long history_length;
+    bool logging;                /* enablelogging: archived (persistent rooms) */
+    unsigned presence_broadcast; /* MUC_ROLEBIT set whose presence is sent */
+    unsigned get_member_list;    /* MUC_ROLEBIT set that may read the members */
+    char *pubsub;                /* XMPP URI of the room's PubSub node, or NULL */
 };
 
 struct muc_affil {
     char *jid; /* bare JID */
     enum muc_affiliation aff;
     char *reason; /* or NULL */
+    char *nick;   /* registered (reserved) nick, or NULL (§7.10) */
 };
 
 struct muc_occupant {
@@ -98,6 +130,9 @@ struct muc_occupant {
     struct stanza *pres_anon;
     struct stanza *pres_full;
     char occupant_id[48]; /* XEP-0421 */
+    /* Whether the others were told of its presence (its role is in
+     * presencebroadcast, or was): only then do they hear it leave. */
+    bool announced;
 };
 
 struct muc_history {
@@ -119,6 +154,7 @@ struct muc_fwd {
 
 struct muc_room {
     char *jid;        /* bare room JID, room@service */
+    char *creator;    /* bare JID of who created it (room limits), or NULL */
     struct service *svc;
     struct muc_config cfg;
     bool locked;      /* created, not yet configured (XEP-0045 §10.1) */
@@ -134,6 +170,9 @@ struct muc_room {
     struct muc_fwd *fwds;
     size_t nfwds;
     uint64_t fwd_seq;
+    int64_t last_used;    /* time() of the last stanza for it (idle unloading) */
+    struct stanza *vcard; /* the room's <vCard/> (frozen), or NULL */
+    char avatar_hash[MUC_AVATAR_HASH_LEN + 1]; /* "" without a photo */
 };
 
 /* ---- mod_muc.c ----------------------------------------------------------- */
@@ -149,6 +188,11 @@ void muc_room_free(struct muc_room *r);
 void muc_occupant_free(struct muc_occupant *o);
 /* Tell the service's directory what the room is now (or that it is gone). */
 void muc_directory_post(struct muc_room *r, bool gone);
+/* Ask the service's directory whether from may create the room (the room
+ * limits); the answer comes back to this worker, which then creates the
+ * room (muc_room_create_for) or refuses st. */
+void muc_creation_ask(struct service *svc, struct stanza *st, const struct jid *to,
+                      const struct jid *from);
 /* Write the room to the store if persistent and configured. */
 void muc_room_save(struct muc_room *r);
 void muc_room_forget(struct muc_room *r); /* delete from the store */
@@ -156,9 +200,13 @@ void muc_room_forget(struct muc_room *r); /* delete from the store */
 /* ---- muc_room.c ---------------------------------------------------------- */
 void muc_room_stanza(struct muc_room *r, struct stanza *st, const struct jid *to,
                      const struct jid *from);
-/* A stanza for a room that does not exist: a join creates it. */
+/* A stanza for a room that does not exist: a join creates it (after the
+ * directory's consent when room limits are set: muc_creation_ask). */
 void muc_room_absent(struct service *svc, struct stanza *st, const struct jid *to,
                      const struct jid *from);
+/* Create the room for the entering presence st and enter it. */
+void muc_room_create_for(struct service *svc, struct stanza *st, const struct jid *to,
+                         const struct jid *from);
 struct muc_occupant *muc_occupant_by_nick(struct muc_room *r, const char *nick);
 struct muc_occupant *muc_occupant_by_real(struct muc_room *r, const char *full);
 enum muc_affiliation muc_affiliation_of(const struct muc_room *r, const char *bare);
@@ -207,6 +255,16 @@ void muc_timestamp(int64_t t, char *buf, size_t size);
 /* A moderator's role change (ROLE_NONE kicks, 307). */
 void muc_role_set(struct muc_room *r, struct muc_occupant *o, enum muc_role role,
                   const char *actor, const char *reason);
+/* Is the room archiving (enablelogging on a persistent room)? */
+bool muc_room_logging(const struct muc_room *r);
+/* Send a frozen stanza without 'to' to every occupant. */
+void muc_room_broadcast(struct muc_room *r, struct stanza *st);
+/* Append a groupchat message sent at `t` (seconds) to the history. */
+void muc_history_push(struct muc_room *r, const struct stanza *msg, int64_t t);
+/* Drop the history entry with the room's stanza-id `id` (a retraction). */
+void muc_history_drop(struct muc_room *r, const char *id);
+/* 32 hex characters of randomness (stanza ids, unique room names). */
+void muc_random_id(char *out, size_t size);
 
 /* ---- muc_admin.c --------------------------------------------------------- */
 void muc_admin_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
@@ -215,6 +273,11 @@ void muc_owner_iq(struct muc_room *r, struct stanza *st, const struct jid *from)
 void muc_room_disco_info(struct muc_room *r, struct stanza *st, const struct jid *from);
 void muc_config_defaults(struct muc_config *c);
 void muc_config_clear(struct muc_config *c);
+/* Change a bare JID's affiliation as muc#admin does: occupants with it get
+ * their new presence (or leave: banned, members-only), someone not in the
+ * room a message with 101. The caller saves the room. */
+void muc_affiliation_change(struct muc_room *r, const char *jid, enum muc_affiliation aff,
+                            const char *actor);
 /* A moderator sent a voice request form back approved (XEP-0045 §8.6). */
 void muc_voice_approve(struct muc_room *r, struct muc_occupant *moderator,
                        const struct xml_node *form);
@@ -226,6 +289,36 @@ const char *muc_form_value(struct stanza *scratch, const struct xml_node *x, con
 bool muc_form_bool(const char *v);
 /* §10.9: everyone out, stored state deleted, room freed. */
 void muc_destroy(struct muc_room *r, const char *alt_jid, const char *reason);
+
+/* ---- muc_mam.c ----------------------------------------------------------- */
+/* Archive a groupchat message the room just sent (frozen, no 'to'), under
+ * its stanza-id `sid`; `nick`: the sender's, or NULL for the room. */
+void muc_mam_archive(struct muc_room *r, const struct stanza *m, const char *sid,
+                     const char *nick);
+/* <query xmlns='urn:xmpp:mam:2'/> to the room (get: the form; set: a search). */
+void muc_mam_query_iq(struct muc_room *r, struct stanza *st, const struct jid *from);
+/* XEP-0425 <moderate/> from a moderator. */
+void muc_moderate_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
+                     struct muc_occupant *sender);
+
+/* ---- muc_register.c ------------------------------------------------------ */
+/* jabber:iq:register to the room (§7.10). */
+void muc_register_iq(struct muc_room *r, struct stanza *st, const struct jid *from);
+/* disco#info node='x-roomuser-item': the asker's reserved nick (§7.12). */
+void muc_reserved_nick_info(struct muc_room *r, struct stanza *st, const struct jid *from);
+/* The nick registered by `bare`, or NULL. */
+const char *muc_nick_registered(const struct muc_room *r, const char *bare);
+/* Is `nick` reserved by someone other than `bare`? */
+bool muc_nick_reserved_by_other(const struct muc_room *r, const char *nick, const char *bare);
+/* Set (NULL: clear) the registered nick of an affiliated bare JID. */
+void muc_nick_set(struct muc_room *r, const char *bare, const char *nick);
+
+/* ---- muc_avatar.c -------------------------------------------------------- */
+/* vcard-temp get (anyone) and set (owners) at the room's JID (XEP-0486). */
+void muc_vcard_iq(struct muc_room *r, struct stanza *st, const struct jid *from);
+/* Take a copy of `vcard` as the room's and hash its photo; ALDIS_EINVAL
+ * (room unchanged) when it is over max_vcard_size or its photo is bad. */
+int muc_vcard_set(struct muc_room *r, const struct xml_node *vcard);
 
 /* ---- muc_store.c --------------------------------------------------------- */
 #define MUC_STORE_KEY "muc"

@@ -28,6 +28,10 @@ static void bounce(struct stanza *st, const char *type, const char *cond, const 
     router_bounce(st, type, cond, text);
 }
 
+/* JIDs one list field of the owner form may name (roomowners, roomadmins). */
+#define MUC_FORM_JIDS_MAX 256
+
+
 /* ---- configuration -------------------------------------------------------- */
 
 void muc_config_defaults(struct muc_config *c)
@@ -37,6 +41,9 @@ void muc_config_defaults(struct muc_config *c)
     c->change_subject = true;
     c->allow_pm = PM_ANYONE;
     c->history_length = muc_opts.history_default;
+    c->logging = muc_opts.logging_default;
+    c->presence_broadcast = MUC_ROLES_ALL;
+    c->get_member_list = 0; /* admins and owners only (§9.5) */
 }
 
 void muc_config_clear(struct muc_config *c)
@@ -44,7 +51,8 @@ void muc_config_clear(struct muc_config *c)
     free(c->name);
     free(c->desc);
     free(c->password);
-    c->name = c->desc = c->password = NULL;
+    free(c->pubsub);
+    c->name = c->desc = c->password = c->pubsub = NULL;
 }
 
 static void config_copy(struct muc_config *dst, const struct muc_config *src)
@@ -53,6 +61,7 @@ static void config_copy(struct muc_config *dst, const struct muc_config *src)
     dst->name = xstrdup(src->name);
     dst->desc = xstrdup(src->desc);
     dst->password = xstrdup(src->password);
+    dst->pubsub = xstrdup(src->pubsub);
 }
 
 /* ---- data forms (XEP-0004) ------------------------------------------------ */
@@ -109,6 +118,72 @@ bool muc_form_bool(const char *v)
 
 static const char *bool_str(bool b) { return b ? "1" : "0"; }
 
+/* The values of a (multi-valued) field into out[] (in scratch's arena):
+ * their count, -1 when the field is absent, -2 when it has more than max
+ * values (the caller refuses the form). */
+static int form_values(struct stanza *scratch, const struct xml_node *x, const char *var,
+                       const char **out, int max)
+{
+    struct xml_node *f = form_field_find(x, var);
+    if (!f)
+        return -1;
+    int n = 0;
+    for (struct xml_node *v = xml_child(f, "value", NS_DATA); v; v = xml_next(v, "value", NS_DATA)) {
+        if (n == max)
+            return -2;
+        out[n++] = xml_text(scratch, v);
+    }
+    return n;
+}
+
+/* A list-multi field of roles (presencebroadcast, getmemberlist). */
+static void roles_field(struct stanza *st, struct xml_node *x, const char *var, const char *label,
+                        unsigned set)
+{
+    struct xml_node *f = muc_form_field(st, x, "list-multi", var, label, NULL);
+    for (int role = ROLE_MODERATOR; role >= ROLE_VISITOR; role--)
+        if (set & MUC_ROLEBIT(role)) {
+            struct xml_node *v = xml_add_child(st, f, "value", NS_DATA);
+            xml_add_text(st, v, muc_role_name((enum muc_role)role),
+                         strlen(muc_role_name((enum muc_role)role)));
+        }
+    form_option(st, f, "Moderator", "moderator");
+    form_option(st, f, "Participant", "participant");
+    form_option(st, f, "Visitor", "visitor");
+}
+
+static int roles_parse(struct stanza *scratch, const struct xml_node *x, const char *var,
+                       unsigned *out)
+{
+    const char *vals[4];
+    int n = form_values(scratch, x, var, vals, 4);
+    if (n == -1)
+        return 0;
+    if (n < 0)
+        return ALDIS_EINVAL;
+    unsigned set = 0;
+    for (int i = 0; i < n; i++) {
+        int role = muc_role_parse(vals[i]);
+        if (role <= ROLE_NONE)
+            return ALDIS_EINVAL;
+        set |= MUC_ROLEBIT(role);
+    }
+    *out = set;
+    return 0;
+}
+
+/* A jid-multi field listing the holders of one affiliation. */
+static void affs_field(struct muc_room *r, struct stanza *st, struct xml_node *x, const char *var,
+                       const char *label, enum muc_affiliation aff)
+{
+    struct xml_node *f = muc_form_field(st, x, "jid-multi", var, label, NULL);
+    for (size_t i = 0; i < r->naffs; i++)
+        if (r->affs[i].aff == aff) {
+            struct xml_node *v = xml_add_child(st, f, "value", NS_DATA);
+            xml_add_text(st, v, r->affs[i].jid, strlen(r->affs[i].jid));
+        }
+}
+
 static const char *const pm_names[] = {"anyone", "participants", "moderators", "none"};
 
 /* §10.2: the configuration form with the room's current values. */
@@ -161,6 +236,16 @@ static struct xml_node *config_form(struct muc_room *r, struct stanza *reply, st
     snprintf(num, sizeof num, "%ld", c->history_length);
     muc_form_field(reply, x, "text-single", "muc#maxhistoryfetch",
                    "Messages of history kept for newcomers", num);
+    muc_form_field(reply, x, "boolean", "muc#roomconfig_enablelogging",
+                   "Archive the conversation (persistent rooms; XEP-0313)", bool_str(c->logging));
+    muc_form_field(reply, x, "text-single", "muc#roomconfig_pubsub",
+                   "XMPP URI of the associated PubSub node", c->pubsub ? c->pubsub : "");
+    roles_field(reply, x, "muc#roomconfig_presencebroadcast",
+                "Roles whose presence is broadcast", c->presence_broadcast);
+    roles_field(reply, x, "muc#roomconfig_getmemberlist", "Roles that may retrieve the member list",
+                c->get_member_list);
+    affs_field(r, reply, x, "muc#roomconfig_roomowners", "Room owners", AFF_OWNER);
+    affs_field(r, reply, x, "muc#roomconfig_roomadmins", "Room admins", AFF_ADMIN);
     return x;
 }
 
@@ -232,6 +317,18 @@ static int config_parse(struct stanza *scratch, const struct xml_node *x, struct
     if ((v = muc_form_value(scratch, x, "muc#maxhistoryfetch")) &&
         parse_count(v, muc_opts.max_history, &c->history_length) < 0)
         return ALDIS_EINVAL;
+    if ((v = muc_form_value(scratch, x, "muc#roomconfig_enablelogging")))
+        c->logging = muc_form_bool(v);
+    if ((v = muc_form_value(scratch, x, "muc#roomconfig_pubsub"))) {
+        /* §15.5.3: an XMPP URI (RFC 5122), only shown in disco#info */
+        if (v[0] && (strncmp(v, "xmpp:", 5) != 0 || strlen(v) > 1024))
+            return ALDIS_EINVAL;
+        free(c->pubsub);
+        c->pubsub = v[0] ? xstrdup(v) : NULL;
+    }
+    if (roles_parse(scratch, x, "muc#roomconfig_presencebroadcast", &c->presence_broadcast) < 0 ||
+        roles_parse(scratch, x, "muc#roomconfig_getmemberlist", &c->get_member_list) < 0)
+        return ALDIS_EINVAL;
     /* a password-protected room without a password protects nothing */
     if (c->password_protected && !c->password)
         return ALDIS_EINVAL;
@@ -257,17 +354,81 @@ void muc_destroy(struct muc_room *r, const char *alt_jid, const char *reason)
 
 /* ---- muc#owner ------------------------------------------------------------ */
 
+/* muc#roomconfig_roomowners / _roomadmins: the full lists (§10.2). Reads
+ * them as prepared bare JIDs into list (malloc'd array of JID_STR_MAX
+ * strings); -1 when the field is absent, ALDIS_EINVAL when it is bad. */
+static int jid_list_parse(struct stanza *scratch, const struct xml_node *x, const char *var,
+                          char (**list)[JID_STR_MAX])
+{
+    const char *vals[MUC_FORM_JIDS_MAX];
+    int n = form_values(scratch, x, var, vals, MUC_FORM_JIDS_MAX);
+    *list = NULL;
+    if (n == -1)
+        return -1;
+    if (n < 0)
+        return ALDIS_EINVAL;
+    *list = calloc((size_t)n + 1, sizeof **list);
+    ALDIS_ASSERT(*list != NULL);
+    for (int i = 0; i < n; i++) {
+        struct jid j;
+        if (jid_parse(vals[i], &j) < 0 || j.resource || !j.local) {
+            free(*list);
+            *list = NULL;
+            return ALDIS_EINVAL;
+        }
+        jid_bare(&j, (*list)[i], JID_STR_MAX);
+    }
+    return n;
+}
+
+static bool jid_listed(char (*list)[JID_STR_MAX], int n, const char *jid)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i], jid) == 0)
+            return true;
+    return false;
+}
+
+/* Make the holders of `aff` exactly the n JIDs of list (others lose it,
+ * down to none; JIDs in `keep` are left alone: owners named in the same
+ * form stay owners when the admin list is applied). */
+static void affs_replace(struct muc_room *r, enum muc_affiliation aff, char (*list)[JID_STR_MAX],
+                         int n, char (*keep)[JID_STR_MAX], int nkeep, const char *actor)
+{
+    for (size_t i = r->naffs; i-- > 0;) {
+        if (i >= r->naffs || r->affs[i].aff != aff)
+            continue;
+        if (jid_listed(list, n, r->affs[i].jid) || jid_listed(keep, nkeep, r->affs[i].jid))
+            continue;
+        char jid[JID_STR_MAX];
+        snprintf(jid, sizeof jid, "%s", r->affs[i].jid);
+        muc_affiliation_change(r, jid, AFF_NONE, actor);
+    }
+    for (int i = 0; i < n; i++)
+        if (muc_affiliation_of(r, list[i]) != aff && !jid_listed(keep, nkeep, list[i]))
+            muc_affiliation_change(r, list[i], aff, actor);
+}
+
 static void owner_apply_config(struct muc_room *r, struct stanza *st, struct stanza *scratch,
-                               struct xml_node *x)
+                               struct xml_node *x, const char *actor)
 {
     struct muc_config c;
+    char(*owners)[JID_STR_MAX] = NULL, (*admins)[JID_STR_MAX] = NULL;
     config_copy(&c, &r->cfg);
-    if (config_parse(scratch, x, &c) < 0) {
+    int nowners = jid_list_parse(scratch, x, "muc#roomconfig_roomowners", &owners);
+    int nadmins = jid_list_parse(scratch, x, "muc#roomconfig_roomadmins", &admins);
+    size_t added = (size_t)(nowners > 0 ? nowners : 0) + (size_t)(nadmins > 0 ? nadmins : 0);
+    /* a room always has an owner (§10.7) */
+    if (config_parse(scratch, x, &c) < 0 || nowners == 0 || nowners == ALDIS_EINVAL ||
+        nadmins == ALDIS_EINVAL || r->naffs + added > MUC_AFFS_MAX) {
         muc_config_clear(&c);
+        free(owners);
+        free(admins);
         bounce(st, "modify", "not-acceptable", "Invalid configuration value");
         return;
     }
     bool was_locked = r->locked;
+    bool was_logging = muc_room_logging(r);
     bool was_anyone = r->cfg.whois_anyone;
     bool was_members_only = r->cfg.members_only;
     bool was_persistent = r->cfg.persistent;
@@ -275,16 +436,26 @@ static void owner_apply_config(struct muc_room *r, struct stanza *st, struct sta
     r->cfg = c;
     r->locked = false;
     router_route(stanza_iq_result(st));
+    /* the owner and admin lists, owners first so that the room never
+     * lacks one */
+    if (nowners > 0)
+        affs_replace(r, AFF_OWNER, owners, nowners, NULL, 0, actor);
+    if (nadmins >= 0)
+        affs_replace(r, AFF_ADMIN, admins, nadmins, owners, nowners > 0 ? nowners : 0, actor);
+    free(owners);
+    free(admins);
 
-    /* §10.2.1: occupants hear of the change (104), and of anonymity (172 /
-     * 173); a room that just became members-only loses its non-members
-     * (322, §9.? members-only conversion). */
-    int codes[2];
+    /* §10.2.1: occupants hear of the change (104), of anonymity (172 /
+     * 173) and of logging (170 / 171); a room that just became
+     * members-only loses its non-members (322, §15.6.2). */
+    int codes[3];
     size_t n = 0;
     if (!was_locked)
         codes[n++] = 104;
     if (r->cfg.whois_anyone != was_anyone)
         codes[n++] = r->cfg.whois_anyone ? 172 : 173;
+    if (!was_locked && muc_room_logging(r) != was_logging)
+        codes[n++] = muc_room_logging(r) ? 170 : 171;
     if (n)
         muc_room_notice(r, codes, n);
     if (r->cfg.whois_anyone != was_anyone)
@@ -356,8 +527,11 @@ void muc_owner_iq(struct muc_room *r, struct stanza *st, const struct jid *from)
     const char *ft = muc_form_value(scratch, x, "FORM_TYPE");
     if (ft && strcmp(ft, NS_MUC_ROOMCONFIG) != 0)
         bounce(st, "modify", "bad-request", "Unknown FORM_TYPE");
-    else /* §10.1.2: an empty submitted form accepts the defaults (instant room) */
-        owner_apply_config(r, st, scratch, x);
+    else { /* §10.1.2: an empty submitted form accepts the defaults (instant room) */
+        char full[JID_STR_MAX];
+        struct muc_occupant *o = muc_occupant_by_real(r, jid_full(from, full, sizeof full));
+        owner_apply_config(r, st, scratch, x, o ? o->nick : NULL);
+    }
     stanza_unref(scratch);
 }
 
@@ -381,6 +555,9 @@ static void admin_list(struct muc_room *r, struct stanza *st, struct xml_node *i
         /* §9.1, §9.5: admins read the ban and member lists; §10.5, §10.8:
          * owners the owner and admin lists */
         allowed = aff >= AFF_ADMIN ? actor_aff == AFF_OWNER : actor_aff >= AFF_ADMIN;
+        /* muc#roomconfig_getmemberlist: occupants of these roles may too */
+        if (aff == AFF_MEMBER && sender && (r->cfg.get_member_list & MUC_ROLEBIT(sender->role)))
+            allowed = true;
     } else if (ro && role == ROLE_MODERATOR) {
         allowed = actor_aff >= AFF_ADMIN; /* §9.8 */
     } else if (ro && role == ROLE_PARTICIPANT) {
@@ -402,6 +579,8 @@ static void admin_list(struct muc_room *r, struct stanza *st, struct xml_node *i
             struct xml_node *it = xml_add_child(reply, q, "item", NULL);
             xml_set_attr(reply, it, "affiliation", a);
             xml_set_attr(reply, it, "jid", r->affs[i].jid);
+            if (r->affs[i].nick)
+                xml_set_attr(reply, it, "nick", r->affs[i].nick);
             if (r->affs[i].reason) {
                 struct xml_node *rs = xml_add_child(reply, it, "reason", NULL);
                 xml_add_text(reply, rs, r->affs[i].reason, strlen(r->affs[i].reason));
@@ -499,6 +678,10 @@ static bool admin_check(struct muc_room *r, struct stanza *st, struct xml_node *
             bounce(st, "auth", "forbidden", NULL);
             return false;
         }
+        if (cur == AFF_NONE && aff != AFF_NONE && r->naffs >= MUC_AFFS_MAX) {
+            bounce(st, "wait", "resource-constraint", "Too many affiliations");
+            return false;
+        }
         /* §10.7: the last owner stays */
         if (cur == AFF_OWNER && aff != AFF_OWNER && owners_count(r) <= 1) {
             bounce(st, "cancel", "conflict", "A room needs an owner");
@@ -517,11 +700,13 @@ static bool admin_check(struct muc_room *r, struct stanza *st, struct xml_node *
 static void affiliation_apply(struct muc_room *r, const struct admin_change *ch, const char *actor)
 {
     enum muc_affiliation aff = (enum muc_affiliation)ch->value;
+    bool present = false;
     muc_affiliation_set(r, ch->jid, aff, ch->reason);
     for (struct muc_occupant *o = r->occupants, *next; o; o = next) {
         next = o->next;
         if (strcmp(o->real_bare, ch->jid) != 0)
             continue;
+        present = true;
         if (aff == AFF_OUTCAST || (r->cfg.members_only && aff < AFF_MEMBER)) {
             /* §9.1 banned (301); §9.6 removed from a members-only room (321) */
             struct muc_pres_opts opts = {.type = "unavailable", .actor_nick = actor,
@@ -536,6 +721,35 @@ static void affiliation_apply(struct muc_room *r, const struct admin_change *ch,
         struct muc_pres_opts opts = {.actor_nick = actor, .reason = ch->reason};
         muc_presence_broadcast(r, o, &opts);
     }
+    if (!present) {
+        /* §9.3, §15.6.2 (101): someone not in the room learns of the new
+         * affiliation by a message */
+        struct stanza *m = stanza_new("message", NULL);
+        xml_set_attr(m, m->root, "from", r->jid);
+        struct xml_node *x = xml_add_child(m, m->root, "x", NS_MUC_USER);
+        struct xml_node *it = xml_add_child(m, x, "item", NULL);
+        xml_set_attr(m, it, "affiliation", muc_affiliation_name(aff));
+        xml_set_attr(m, it, "jid", ch->jid);
+        if (actor) {
+            struct xml_node *a = xml_add_child(m, it, "actor", NULL);
+            xml_set_attr(m, a, "nick", actor);
+        }
+        if (ch->reason && ch->reason[0]) {
+            struct xml_node *rs = xml_add_child(m, it, "reason", NULL);
+            xml_add_text(m, rs, ch->reason, strlen(ch->reason));
+        }
+        struct xml_node *sc = xml_add_child(m, x, "status", NULL);
+        xml_set_attr(m, sc, "code", "101");
+        muc_send_to(m, ch->jid);
+    }
+}
+
+void muc_affiliation_change(struct muc_room *r, const char *jid, enum muc_affiliation aff,
+                            const char *actor)
+{
+    struct admin_change ch = {.is_role = false, .value = (int)aff};
+    snprintf(ch.jid, sizeof ch.jid, "%s", jid);
+    affiliation_apply(r, &ch, actor);
 }
 
 void muc_admin_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
@@ -647,6 +861,12 @@ void muc_room_disco_info(struct muc_room *r, struct stanza *st, const struct jid
     feature(reply, q, NS_SID);
     feature(reply, q, NS_OCCUPANT_ID);
     feature(reply, q, NS_MUC_SELFPING);
+    feature(reply, q, NS_IQ_REGISTER); /* §7.10 */
+    feature(reply, q, NS_MODERATE);    /* XEP-0425 §2 */
+    if (muc_room_logging(r))
+        feature(reply, q, NS_MAM_2); /* XEP-0313 §6.1 */
+    if (muc_opts.max_vcard_size > 0)
+        feature(reply, q, NS_VCARD); /* XEP-0486 §2 */
     feature(reply, q, c->public_room ? "muc_public" : "muc_hidden");
     feature(reply, q, c->persistent ? "muc_persistent" : "muc_temporary");
     feature(reply, q, c->members_only ? "muc_membersonly" : "muc_open");
@@ -670,5 +890,11 @@ void muc_room_disco_info(struct muc_room *r, struct stanza *st, const struct jid
         snprintf(num, sizeof num, "%ld", c->max_users);
         muc_form_field(reply, x, NULL, "muc#maxusers", "Maximum occupants", num);
     }
+    if (c->pubsub)
+        muc_form_field(reply, x, "text-single", "muc#roominfo_pubsub",
+                       "Associated PubSub node", c->pubsub);
+    if (r->avatar_hash[0]) /* XEP-0486 §2 */
+        muc_form_field(reply, x, "text-multi", "muc#roominfo_avatarhash", "Avatar hash",
+                       r->avatar_hash);
     router_route(reply);
 }

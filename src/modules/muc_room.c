@@ -22,6 +22,7 @@
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "modules/muc.h"
 
 #define MUC_FWD_MAX 64 /* forwarded IQs awaiting an answer, per room */
@@ -105,6 +106,7 @@ void muc_affiliation_set(struct muc_room *r, const char *bare, enum muc_affiliat
         if (aff == AFF_NONE) {
             free(r->affs[i].jid);
             free(r->affs[i].reason);
+            free(r->affs[i].nick);
             r->affs[i] = r->affs[--r->naffs];
             return;
         }
@@ -115,6 +117,11 @@ void muc_affiliation_set(struct muc_room *r, const char *bare, enum muc_affiliat
     }
     if (aff == AFF_NONE)
         return;
+    if (r->naffs >= MUC_AFFS_MAX) {
+        /* callers check first where they can answer; this is the last guard */
+        log_warn("muc", "%s: affiliation list full, %s not added", r->jid, bare);
+        return;
+    }
     if (r->naffs == r->caffs) {
         size_t cap = r->caffs ? r->caffs * 2 : 8;
         struct muc_affil *n = realloc(r->affs, cap * sizeof *n);
@@ -123,7 +130,7 @@ void muc_affiliation_set(struct muc_room *r, const char *bare, enum muc_affiliat
         r->caffs = cap;
     }
     r->affs[r->naffs++] = (struct muc_affil){xstrdup(bare), aff,
-                                             reason && reason[0] ? xstrdup(reason) : NULL};
+                                             reason && reason[0] ? xstrdup(reason) : NULL, NULL};
 }
 
 /* XEP-0045 §5.1.2: the role an occupant gets on entering. */
@@ -323,6 +330,20 @@ void muc_occupant_refresh(struct muc_room *r, struct muc_occupant *o)
     o->pres_full = pres_build(r, o, NULL, true, false);
 }
 
+/* muc#roomconfig_presencebroadcast: do the others hear of o? Its
+ * unavailable presence only when they heard it arrive; an available one
+ * when its role is broadcast, or when they already know of it (so they
+ * learn a change of role). */
+static bool pres_to_others(struct muc_room *r, struct muc_occupant *o,
+                           const struct muc_pres_opts *opts)
+{
+    if (opts && opts->type)
+        return o->announced;
+    if (r->cfg.presence_broadcast & MUC_ROLEBIT(o->role))
+        o->announced = true;
+    return o->announced;
+}
+
 void muc_presence_broadcast(struct muc_room *r, struct muc_occupant *o,
                             const struct muc_pres_opts *opts)
 {
@@ -331,7 +352,8 @@ void muc_presence_broadcast(struct muc_room *r, struct muc_occupant *o,
         anon = stanza_ref(o->pres_anon);
         full = stanza_ref(o->pres_full);
     }
-    for (struct muc_occupant *p = r->occupants; p; p = p->next) {
+    bool others = pres_to_others(r, o, opts);
+    for (struct muc_occupant *p = others ? r->occupants : NULL; p; p = p->next) {
         if (p == o)
             continue;
         bool see = can_see_jids(r, p);
@@ -364,6 +386,12 @@ void muc_room_check_empty(struct muc_room *r)
         muc_room_remove(r);
 }
 
+void muc_room_broadcast(struct muc_room *r, struct stanza *st)
+{
+    for (struct muc_occupant *p = r->occupants; p; p = p->next)
+        route_to_occupant(st, p);
+}
+
 /* A message from the room to every occupant (status codes, §10.2.1). */
 void muc_room_notice(struct muc_room *r, const int *codes, size_t ncodes)
 {
@@ -374,9 +402,16 @@ void muc_room_notice(struct muc_room *r, const int *codes, size_t ncodes)
     for (size_t i = 0; i < ncodes; i++)
         add_status(st, x, codes[i]);
     stanza_freeze(st);
-    for (struct muc_occupant *p = r->occupants; p; p = p->next)
-        route_to_occupant(st, p);
+    muc_room_broadcast(r, st);
     stanza_unref(st);
+}
+
+bool muc_room_logging(const struct muc_room *r)
+{
+    /* Only persistent rooms are archived: a temporary room's name can be
+     * taken again by anyone once it is gone, and its new occupants must not
+     * read the old conversation. */
+    return r->cfg.logging && r->cfg.persistent;
 }
 
 void muc_role_set(struct muc_room *r, struct muc_occupant *o, enum muc_role role,
@@ -398,13 +433,27 @@ void muc_role_set(struct muc_room *r, struct muc_occupant *o, enum muc_role role
     /* a new moderator of a semi-anonymous room now sees real JIDs */
     if (!saw && can_see_jids(r, o))
         for (struct muc_occupant *p = r->occupants; p; p = p->next)
-            if (p != o)
+            if (p != o && p->announced)
                 route_to_occupant(p->pres_full, o);
 }
 
 /* ---- history -------------------------------------------------------------- */
 
-static void history_add(struct muc_room *r, const struct stanza *msg, int64_t now)
+void muc_history_drop(struct muc_room *r, const char *id)
+{
+    for (size_t i = 0; i < r->nhistory; i++) {
+        struct xml_node *sid = xml_child(r->history[i].st->root, "stanza-id", NS_SID);
+        const char *v = sid ? xml_attr(sid, "id") : NULL;
+        if (!v || strcmp(v, id) != 0)
+            continue;
+        stanza_unref(r->history[i].st);
+        memmove(r->history + i, r->history + i + 1, (r->nhistory - i - 1) * sizeof *r->history);
+        r->nhistory--;
+        return;
+    }
+}
+
+void muc_history_push(struct muc_room *r, const struct stanza *msg, int64_t now)
 {
     long cap = r->cfg.history_length;
     if (cap > muc_opts.max_history)
@@ -533,12 +582,26 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
     jid_full(from, full, sizeof full);
     enum muc_affiliation aff = muc_affiliation_of(r, bare);
     struct xml_node *mx = xml_child(st->root, "x", NS_MUC);
+    /* §7.2.11: a user with a registered nick enters under it, whatever
+     * nick it asked for, when that nick is free (210 says so) */
+    const char *nick = to->resource;
+    const char *reg = muc_nick_registered(r, bare);
+    bool renamed = false;
+    if (reg && strcmp(reg, nick) != 0 && !muc_occupant_by_nick(r, reg)) {
+        nick = reg;
+        renamed = true;
+    }
     long max = r->cfg.max_users > 0 && r->cfg.max_users < muc_opts.max_occupants
                    ? r->cfg.max_users
                    : muc_opts.max_occupants;
 
     if (aff == AFF_OUTCAST) { /* §7.2.7 */
         bounce(st, "auth", "forbidden", NULL);
+        return;
+    }
+    /* ARCHITECTURE.md §6: only a clearance covering the room's enters */
+    if (!security_room_join_allowed(r->jid, bare)) {
+        bounce(st, "auth", "forbidden", "Your clearance does not cover this room's");
         return;
     }
     if (r->locked && aff != AFF_OWNER) { /* §7.2.10 */
@@ -549,7 +612,8 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
         bounce(st, "auth", "registration-required", NULL);
         return;
     }
-    if (muc_occupant_by_nick(r, to->resource)) { /* §7.2.8 */
+    /* §7.2.8, and §7.10: a nick registered by someone else is theirs */
+    if (muc_occupant_by_nick(r, nick) || muc_nick_reserved_by_other(r, nick, bare)) {
         bounce(st, "cancel", "conflict", NULL);
         return;
     }
@@ -572,7 +636,7 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
 
     struct muc_occupant *o = calloc(1, sizeof *o);
     ALDIS_ASSERT(o != NULL);
-    o->nick = xstrdup(to->resource);
+    o->nick = xstrdup(nick);
     o->real = jid_dup(from);
     ALDIS_ASSERT(o->real != NULL);
     o->real_full = xstrdup(full);
@@ -586,7 +650,8 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
      * one, and the new one gets its own presence last (110). */
     bool see = can_see_jids(r, o);
     for (struct muc_occupant *p = r->occupants; p; p = p->next)
-        route_to_occupant(see ? p->pres_full : p->pres_anon, o);
+        if (p->announced) /* presencebroadcast */
+            route_to_occupant(see ? p->pres_full : p->pres_anon, o);
     struct muc_occupant **tail = &r->occupants;
     while (*tail)
         tail = &(*tail)->next;
@@ -597,7 +662,12 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
         opts.self_codes[opts.nself_codes++] = 100;
     if (created) /* §10.1.1 */
         opts.self_codes[opts.nself_codes++] = 201;
-    for (struct muc_occupant *p = r->occupants; p; p = p->next)
+    if (muc_room_logging(r)) /* §7.2.12: the room is logged */
+        opts.self_codes[opts.nself_codes++] = 170;
+    if (renamed) /* §7.2.11 */
+        opts.self_codes[opts.nself_codes++] = 210;
+    o->announced = (r->cfg.presence_broadcast & MUC_ROLEBIT(o->role)) != 0;
+    for (struct muc_occupant *p = o->announced ? r->occupants : NULL; p; p = p->next)
         if (p != o)
             route_to_occupant(can_see_jids(r, p) ? o->pres_full : o->pres_anon, p);
     struct stanza *self = pres_build(r, o, &opts, true, true);
@@ -612,7 +682,9 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
 static void room_nick_change(struct muc_room *r, struct muc_occupant *o, struct stanza *st,
                              const struct jid *to)
 {
-    if (muc_occupant_by_nick(r, to->resource)) { /* §7.6.3 */
+    /* §7.6.3; §7.10: nor may one take a nick someone else registered */
+    if (muc_occupant_by_nick(r, to->resource) ||
+        muc_nick_reserved_by_other(r, to->resource, o->real_bare)) {
         bounce(st, "cancel", "conflict", NULL);
         return;
     }
@@ -720,10 +792,20 @@ void muc_room_absent(struct service *svc, struct stanza *st, const struct jid *t
         bounce(st, "wait", "resource-constraint", NULL);
         return;
     }
+    if (muc_opts.max_rooms_per_user > 0 || muc_opts.max_rooms_per_service > 0)
+        muc_creation_ask(svc, st, to, from); /* counted where all rooms are known */
+    else
+        muc_room_create_for(svc, st, to, from);
+}
+
+void muc_room_create_for(struct service *svc, struct stanza *st, const struct jid *to,
+                         const struct jid *from)
+{
     char bare[JID_STR_MAX], owner[JID_STR_MAX];
     jid_bare(to, bare, sizeof bare);
     struct muc_room *r = muc_room_create(svc, bare);
     muc_affiliation_set(r, jid_bare(from, owner, sizeof owner), AFF_OWNER, NULL);
+    r->creator = xstrdup(owner);
     /* §10.1.1: a client speaking the MUC protocol gets a locked room to
      * configure; an old groupchat client an instant room at once */
     r->locked = xml_child(st->root, "x", NS_MUC) != NULL;
@@ -735,7 +817,7 @@ void muc_room_absent(struct service *svc, struct stanza *st, const struct jid *t
 
 /* ---- messages --------------------------------------------------------------- */
 
-static void random_id(char *out, size_t size)
+void muc_random_id(char *out, size_t size)
 {
     unsigned char raw[12];
     ALDIS_ASSERT(RAND_bytes(raw, sizeof raw) == 1);
@@ -773,6 +855,14 @@ static void room_groupchat(struct muc_room *r, struct stanza *st, const struct j
         bounce(st, "auth", "forbidden", "Visitors may not speak in this room");
         return;
     }
+    /* ARCHITECTURE.md §6: nothing above the room's ceiling (subjects too) */
+    char why[300];
+    enum security_verdict verdict = security_room_message(r->jid, st, full, why, sizeof why);
+    if (verdict != SECURITY_PERMIT) {
+        bounce(st, verdict == SECURITY_MALFORMED ? "modify" : "auth",
+               verdict == SECURITY_MALFORMED ? "bad-request" : "forbidden", why);
+        return;
+    }
     struct stanza *m = stanza_copy(st);
     char nickjid[JID_STR_MAX], sid[32];
     occupant_jid(r, o->nick, nickjid, sizeof nickjid);
@@ -780,15 +870,14 @@ static void room_groupchat(struct muc_room *r, struct stanza *st, const struct j
     xml_set_attr(m, m->root, "from", nickjid);
     strip_client_claims(m, r->jid);
     /* XEP-0359 §3: the room stamps its own stanza-id */
-    random_id(sid, sizeof sid);
+    muc_random_id(sid, sizeof sid);
     struct xml_node *sidel = xml_add_child(m, m->root, "stanza-id", NS_SID);
     xml_set_attr(m, sidel, "id", sid);
     xml_set_attr(m, sidel, "by", r->jid);
     struct xml_node *oid = xml_add_child(m, m->root, "occupant-id", NS_OCCUPANT_ID);
     xml_set_attr(m, oid, "id", o->occupant_id);
     stanza_freeze(m);
-    for (struct muc_occupant *p = r->occupants; p; p = p->next)
-        route_to_occupant(m, p);
+    muc_room_broadcast(r, m);
     if (subject_change) {
         free(r->subject);
         free(r->subject_nick);
@@ -796,7 +885,9 @@ static void room_groupchat(struct muc_room *r, struct stanza *st, const struct j
         r->subject_nick = xstrdup(o->nick);
         muc_room_save(r);
     } else if (body) {
-        history_add(r, m, (int64_t)time(NULL));
+        muc_history_push(r, m, (int64_t)time(NULL));
+        if (muc_room_logging(r))
+            muc_mam_archive(r, m, sid, o->nick);
     }
     stanza_unref(m);
 }
@@ -1111,6 +1202,9 @@ static void room_iq(struct muc_room *r, struct stanza *st, const struct jid *to,
         bounce(st, "cancel", "item-not-found", NULL); /* §10.1.1 */
     } else if (!p) {
         bounce(st, "modify", "bad-request", NULL);
+    } else if (get && xml_is(p, "query", NS_DISCO_INFO) && xml_attr(p, "node") &&
+               strcmp(xml_attr(p, "node"), "x-roomuser-item") == 0) {
+        muc_reserved_nick_info(r, st, from);
     } else if (get && xml_is(p, "query", NS_DISCO_INFO)) {
         muc_room_disco_info(r, st, from);
     } else if (get && xml_is(p, "query", NS_DISCO_ITEMS)) {
@@ -1124,6 +1218,14 @@ static void room_iq(struct muc_room *r, struct stanza *st, const struct jid *to,
         muc_admin_iq(r, st, from, muc_occupant_by_real(r, jid_full(from, full, sizeof full)));
     } else if (xml_is(p, "query", NS_MUC_OWNER)) {
         muc_owner_iq(r, st, from);
+    } else if (xml_is(p, "query", NS_MAM_2)) {
+        muc_mam_query_iq(r, st, from);
+    } else if (!get && xml_is(p, "moderate", NS_MODERATE)) {
+        muc_moderate_iq(r, st, from, muc_occupant_by_real(r, jid_full(from, full, sizeof full)));
+    } else if (xml_is(p, "query", NS_IQ_REGISTER)) {
+        muc_register_iq(r, st, from);
+    } else if (xml_is(p, "vCard", NS_VCARD)) {
+        muc_vcard_iq(r, st, from);
     } else if (get && xml_is(p, "ping", NS_PING)) {
         router_route(stanza_iq_result(st));
     } else {

@@ -4,13 +4,15 @@
  * "muc"). Occupants and history are not kept: a restarted server has
  * nobody in its rooms, and the archive (XEP-0313) keeps messages.
  *
- *   <room xmlns='urn:aldis:muc:0' secret='hex'>
+ *   <room xmlns='urn:aldis:muc:0' secret='hex' creator='a@b'>
  *     <config name='' desc='' persistent='1' public='1' membersonly='0'
  *             moderated='0' passwordprotected='0' password='' whois='moderators'
  *             maxusers='0' changesubject='1' allowinvites='0' allowpm='anyone'
- *             history='20'/>
+ *             history='20' logging='1' presencebroadcast='7'
+ *             getmemberlist='0' pubsub='xmpp:...'/>
  *     <subject nick='n'>text</subject>
- *     <affiliation jid='a@b' affiliation='owner'>reason</affiliation>
+ *     <affiliation jid='a@b' affiliation='owner' nick='n'>reason</affiliation>
+ *     <vCard xmlns='vcard-temp'>...</vCard>      (XEP-0486 room avatar)
  *   </room> */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "aldis/error.h"
+#include "aldis/log.h"
 #include "modules/muc.h"
 
 #define NS_MUC_STORE "urn:aldis:muc:0"
@@ -44,6 +47,8 @@ char *muc_store_encode(const struct muc_room *r, size_t *len)
     for (size_t i = 0; i < sizeof r->secret; i++)
         snprintf(hex + 2 * i, 3, "%02x", r->secret[i]);
     xml_set_attr(st, st->root, "secret", hex);
+    if (r->creator)
+        xml_set_attr(st, st->root, "creator", r->creator);
     struct xml_node *cf = xml_add_child(st, st->root, "config", NULL);
     if (c->name)
         xml_set_attr(st, cf, "name", c->name);
@@ -62,6 +67,12 @@ char *muc_store_encode(const struct muc_room *r, size_t *len)
     set_bool(st, cf, "allowinvites", c->allow_invites);
     xml_set_attr(st, cf, "allowpm", pm_names[c->allow_pm]);
     set_long(st, cf, "history", c->history_length);
+    set_bool(st, cf, "logging", c->logging);
+    if (c->pubsub)
+        xml_set_attr(st, cf, "pubsub", c->pubsub);
+    /* role sets as bit masks of MUC_ROLEBIT */
+    set_long(st, cf, "presencebroadcast", (long)c->presence_broadcast);
+    set_long(st, cf, "getmemberlist", (long)c->get_member_list);
     if (r->subject) {
         struct xml_node *s = xml_add_child(st, st->root, "subject", NULL);
         if (r->subject_nick)
@@ -72,9 +83,13 @@ char *muc_store_encode(const struct muc_room *r, size_t *len)
         struct xml_node *a = xml_add_child(st, st->root, "affiliation", NULL);
         xml_set_attr(st, a, "jid", r->affs[i].jid);
         xml_set_attr(st, a, "affiliation", muc_affiliation_name(r->affs[i].aff));
+        if (r->affs[i].nick)
+            xml_set_attr(st, a, "nick", r->affs[i].nick);
         if (r->affs[i].reason)
             xml_add_text(st, a, r->affs[i].reason, strlen(r->affs[i].reason));
     }
+    if (r->vcard)
+        xml_copy_into(st, st->root, r->vcard->root);
     char *out = stanza_to_string(st, len);
     stanza_unref(st);
     return out;
@@ -138,6 +153,8 @@ int muc_store_decode(struct muc_room *r, const char *data, size_t len)
     struct xml_node *cf = xml_child(st->root, "config", NULL);
     if (!cf)
         goto out;
+    free(r->creator);
+    r->creator = dup_attr(st->root, "creator");
     struct muc_config *c = &r->cfg;
     muc_config_clear(c);
     muc_config_defaults(c);
@@ -159,6 +176,11 @@ int muc_store_decode(struct muc_room *r, const char *data, size_t len)
         if (strcmp(pm, pm_names[i]) == 0)
             c->allow_pm = (enum muc_allowpm)i;
     c->history_length = get_long(cf, "history", muc_opts.history_default, muc_opts.max_history);
+    c->logging = get_bool(cf, "logging", muc_opts.logging_default);
+    c->pubsub = dup_attr(cf, "pubsub");
+    c->presence_broadcast =
+        (unsigned)get_long(cf, "presencebroadcast", MUC_ROLES_ALL, MUC_ROLES_ALL) & MUC_ROLES_ALL;
+    c->get_member_list = (unsigned)get_long(cf, "getmemberlist", 0, MUC_ROLES_ALL) & MUC_ROLES_ALL;
     struct xml_node *s = xml_child(st->root, "subject", NULL);
     if (s) {
         r->subject = (char *)xml_text(NULL, s);
@@ -173,7 +195,13 @@ int muc_store_decode(struct muc_room *r, const char *data, size_t len)
         char *reason = (char *)xml_text(NULL, a);
         muc_affiliation_set(r, jid, (enum muc_affiliation)aff, reason);
         free(reason);
+        const char *nick = xml_attr(a, "nick");
+        if (nick && aff >= AFF_MEMBER)
+            muc_nick_set(r, jid, nick);
     }
+    struct xml_node *vc = xml_child(st->root, "vCard", NS_VCARD);
+    if (vc && muc_vcard_set(r, vc) < 0)
+        log_warn("muc", "%s: stored vCard over max_vcard_size or bad; dropped", r->jid);
     r->locked = false;
     rc = 0;
 out:

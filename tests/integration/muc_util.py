@@ -152,3 +152,73 @@ def is_groupchat(el, frm=None, body=None):
     if frm is not None and el.get("from") != frm:
         return False
     return body is None or el.findtext(C("body")) == body
+
+
+# ---- archives (XEP-0313), moderation (XEP-0425), registration (§7.10) ----
+
+NS_MAM = "urn:xmpp:mam:2"
+NS_RSM = "http://jabber.org/protocol/rsm"
+NS_FWD = "urn:xmpp:forward:0"
+NS_CLIENT = "jabber:client"
+NS_MODERATE = "urn:xmpp:message-moderate:1"
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_REGISTER = "jabber:iq:register"
+PERSISTENT = {"muc#roomconfig_persistentroom": "1"}
+
+
+async def say(p, room, body):
+    """Send a groupchat message; returns the room's stanza-id of it (from
+    the reflected copy)."""
+    groupchat(p, room, body)
+    m = await p.wait(lambda s: is_groupchat(s, body=body), what="reflection of " + body)
+    sid = m.find("{%s}stanza-id" % NS_SID)
+    if sid is None or sid.get("by") != room:
+        raise TestFailure("no stanza-id by the room: %s" % show(m))
+    return sid.get("id")
+
+
+async def features(p, room, node=None):
+    n = " node='%s'" % node if node else ""
+    reply = await p.iq("<query xmlns='%s'%s/>" % (NS_DISCO_INFO, n), to=room)
+    if reply.get("type") != "result":
+        raise TestFailure("disco#info of %s: %s" % (room, show(reply)))
+    return {f.get("var") for f in reply.iter("{%s}feature" % NS_DISCO_INFO)}
+
+
+async def mam_query(p, room, form="", rsm="", extra="", expect="result"):
+    """One archive query to the room: returns (results, fin) where results
+    is a list of (archive id, forwarded message element). With expect set
+    to an error condition, returns that error reply instead."""
+    qid = "q" + secrets.token_hex(4)
+    iqid = "i" + secrets.token_hex(4)
+    if rsm:
+        rsm = "<set xmlns='%s'>%s</set>" % (NS_RSM, rsm)
+    p.send("<iq type='set' id='%s' to='%s'><query xmlns='%s' queryid='%s'>%s%s%s</query></iq>"
+           % (iqid, room, NS_MAM, qid, form, rsm, extra))
+    reply = await p.wait(lambda s: s.tag == C("iq") and s.get("id") == iqid,
+                         what="reply to the archive query")
+    if expect != "result":
+        if error_condition(reply) != expect:
+            raise TestFailure("archive query: expected <%s/>, got %s" % (expect, show(reply)))
+        return reply
+    if reply.get("type") != "result":
+        raise TestFailure("archive query failed: %s" % show(reply))
+    results = []
+    for s in list(p.inbox):
+        r = s.find("{%s}result" % NS_MAM)
+        if s.tag != C("message") or r is None or r.get("queryid") != qid:
+            continue
+        p.inbox.remove(s)
+        if s.get("from") != room:
+            raise TestFailure("result not from the room: %s" % show(s))
+        results.append((r.get("id"), r.find("{%s}forwarded/{%s}message" % (NS_FWD, NS_CLIENT))))
+    return results, reply.find("{%s}fin" % NS_MAM)
+
+
+def mam_form(fields):
+    return form_xml(fields, form_type=NS_MAM)
+
+
+def rsm_text(fin, name):
+    s = fin.find("{%s}set" % NS_RSM)
+    return s.findtext("{%s}%s" % (NS_RSM, name)) if s is not None else None
