@@ -358,11 +358,34 @@ static const char *origin_of(const struct stanza *st)
  * in the same archive, same conversation and same direction (so from the
  * same sender: §6 business rules) has its content replaced by
  * <retracted stamp/>, keeping its attributes and origin-id; id, time and
- * party stay (XEP-0313 §3.2: no holes). */
+ * party stay (XEP-0313 §3.2: no holes). Its XEP-0308 corrections (later
+ * messages of the same sender with <replace id/> naming it) carry the
+ * retracted text too: they get tombstones as well, so the archive tells
+ * one consistent story (XEP-0424 §4: everything that would leak the
+ * original goes; a correction alone is archived as is, original kept). */
+#define NS_CORRECT "urn:xmpp:message-correct:0"
+/* How many later messages of the conversation are searched for
+ * corrections ("last message" correction: they follow closely). */
+#define MAM_CORRECTION_SCAN 100
+
 struct mam_retract {
     char *owner;
     char *stamp;
+    char *with;
+    int dir;
+    char *orig_id;     /* the retracted message's 'id' attribute, or NULL */
+    char *orig_origin; /* and its origin-id, or NULL */
 };
+
+static void retract_free(struct mam_retract *r)
+{
+    free(r->owner);
+    free(r->stamp);
+    free(r->with);
+    free(r->orig_id);
+    free(r->orig_origin);
+    free(r);
+}
 
 static void tombstone_done(void *ud, int err)
 {
@@ -372,15 +395,10 @@ static void tombstone_done(void *ud, int err)
     free(ud);
 }
 
-static void retract_found(void *ud, int err, const struct archive_page *page)
+/* Replace archived item `it` (parsed as `orig`) by its tombstone. */
+static void tombstone_write(const struct mam_retract *r, const struct archive_item *it,
+                            const struct stanza *orig)
 {
-    struct mam_retract *r = ud;
-    if (err < 0 || page->n == 0 || (page->items[0].flags & ARCHIVE_FLAG_RETRACTED))
-        goto out;
-    const struct archive_item *it = &page->items[0];
-    struct stanza *orig = stanza_parse(it->xml, it->len);
-    if (!orig)
-        goto out;
     struct stanza *tomb = stanza_new("message", NULL);
     for (const struct xml_attr *a = orig->root->attrs; a; a = a->next)
         if (a->ns)
@@ -398,22 +416,66 @@ static void retract_found(void *ud, int err, const struct archive_page *page)
                          tombstone_done, mam_strdup(r->owner));
     free(xml);
     stanza_unref(tomb);
+}
+
+/* The messages after the retracted one: tombstone its corrections. */
+static void corrections_found(void *ud, int err, const struct archive_page *page)
+{
+    struct mam_retract *r = ud;
+    for (size_t i = 0; err >= 0 && i < page->n; i++) {
+        const struct archive_item *it = &page->items[i];
+        if (it->flags & ARCHIVE_FLAG_RETRACTED)
+            continue;
+        struct stanza *st = stanza_parse(it->xml, it->len);
+        if (!st)
+            continue;
+        struct xml_node *rep = xml_child(st->root, "replace", NS_CORRECT);
+        const char *target = rep ? xml_attr(rep, "id") : NULL;
+        if (target && ((r->orig_id && strcmp(target, r->orig_id) == 0) ||
+                       (r->orig_origin && strcmp(target, r->orig_origin) == 0)))
+            tombstone_write(r, it, st);
+        stanza_unref(st);
+    }
+    retract_free(r);
+}
+
+static void retract_found(void *ud, int err, const struct archive_page *page)
+{
+    struct mam_retract *r = ud;
+    if (err < 0 || page->n == 0 || (page->items[0].flags & ARCHIVE_FLAG_RETRACTED))
+        goto out;
+    const struct archive_item *it = &page->items[0];
+    struct stanza *orig = stanza_parse(it->xml, it->len);
+    if (!orig)
+        goto out;
+    tombstone_write(r, it, orig);
+    const char *id = stanza_id(orig);
+    struct xml_node *oid = xml_child(orig->root, "origin-id", NS_SID);
+    const char *origin = oid ? xml_attr(oid, "id") : NULL;
+    r->orig_id = id ? mam_strdup(id) : NULL;
+    r->orig_origin = origin ? mam_strdup(origin) : NULL;
     stanza_unref(orig);
+    if (!r->orig_id && !r->orig_origin)
+        goto out;
+    struct archive_query q = {.owner = r->owner, .with = r->with, .after_id = it->id,
+                              .dir = r->dir, .max = MAM_CORRECTION_SCAN};
+    store_archive_query(&q, corrections_found, r);
+    return;
 out:
-    free(r->owner);
-    free(r->stamp);
-    free(r);
+    retract_free(r);
 }
 
 static void retract_apply(const char *owner, const char *with, enum archive_dir dir,
                           const char *target, int64_t now)
 {
     char stamp[48];
-    struct mam_retract *r = malloc(sizeof *r);
+    struct mam_retract *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
     mam__time_format(now, stamp, sizeof stamp);
     r->owner = mam_strdup(owner);
     r->stamp = mam_strdup(stamp);
+    r->with = mam_strdup(with);
+    r->dir = (int)dir;
     /* Newest first: the message retracted is normally a recent one. */
     struct archive_query q = {.owner = owner, .with = with, .origin_id = target,
                               .dir = (int)dir, .max = 1, .backward = true};

@@ -53,20 +53,10 @@ static struct pep_state *state_of(struct account *acct)
 
 /* ---- errors --------------------------------------------------------------- */
 
-/* A stanza error with an optional XEP-0060 §7 application condition in the
- * pubsub#errors namespace (and its 'feature' for unsupported). */
 static int pep_fail(struct iq_ctx *ctx, const char *type, const char *cond, const char *app,
                     const char *feature)
 {
-    struct stanza *r = stanza_error_reply(ctx->iq, type, cond, NULL);
-    struct xml_node *err = xml_child(r->root, "error", NULL);
-    if (app && err) {
-        struct xml_node *el = xml_add_child(r, err, app, NS_PUBSUB_ERRORS);
-        if (feature)
-            xml_set_attr(r, el, "feature", feature);
-    }
-    router_route(r);
-    return 0;
+    return pep_iq_error(ctx->iq, type, cond, app, feature);
 }
 
 /* ---- access (XEP-0060 §4.5) ------------------------------------------------- */
@@ -94,6 +84,7 @@ static bool pep_may_access(struct account *acct, const struct pep_node *node, co
         const struct roster_item *it = roster_find(acct, bare);
         return it && (it->subscription & SUB_FROM) && roster_group_allowed(it, &node->cfg);
     }
+    case PEP_ACCESS_AUTHORIZE: /* refused at configuration */
     case PEP_ACCESS_WHITELIST:
         /* Affiliations are not kept: the whitelist is the owner alone, which
          * is what XEP-0223 private storage needs. */
@@ -133,30 +124,10 @@ static bool peer_wants(struct account *acct, const struct pep_peer *p, const str
     return pep_may_access(acct, node, p->bare) && !blocking_is_blocked(acct, p->full);
 }
 
-/* A notification message without 'to'; *event_out gets its <event/>. */
 static struct stanza *event_new(struct account *acct, const struct pep_node *node,
                                 struct xml_node **event_out)
 {
-    struct stanza *st = stanza_new("message", NULL);
-    xml_set_attr(st, st->root, "from", acct->bare);
-    xml_set_attr(st, st->root, "type", node->cfg.notification_normal ? "normal" : "headline");
-    char id[32];
-    pep_item_id_new(id, sizeof id);
-    xml_set_attr(st, st->root, "id", id);
-    *event_out = xml_add_child(st, st->root, "event", NS_PUBSUB_EVENT);
-    return st;
-}
-
-/* <items node><item id>payload</item></items> under parent. */
-static void event_add_item(struct stanza *st, struct xml_node *parent, const struct pep_node *node,
-                           const struct pep_item *item)
-{
-    struct xml_node *items = xml_add_child(st, parent, "items", NS_PUBSUB_EVENT);
-    xml_set_attr(st, items, "node", node->name);
-    struct xml_node *el = xml_add_child(st, items, "item", NS_PUBSUB_EVENT);
-    xml_set_attr(st, el, "id", item->id);
-    if (item->payload && node->cfg.deliver_payloads)
-        xml_copy_into(st, el, item->payload->root);
+    return pep_event_new(acct->bare, node, event_out);
 }
 
 /* The resource part of an own peer's full JID. */
@@ -200,7 +171,7 @@ void pep_notify_item(struct account *acct, const struct pep_node *node,
 {
     struct xml_node *event;
     struct stanza *ev = event_new(acct, node, &event);
-    event_add_item(ev, event, node, item);
+    pep_event_add_item(ev, event, node, item);
     event_broadcast(acct, node, ev);
     stanza_unref(ev);
 }
@@ -247,7 +218,7 @@ static void send_last_items(struct account *acct, struct pep_peer *peer,
         }
         struct xml_node *event;
         struct stanza *ev = event_new(acct, node, &event);
-        event_add_item(ev, event, node, &node->items[node->nitems - 1]);
+        pep_event_add_item(ev, event, node, &node->items[node->nitems - 1]);
         event_send(acct, peer, ev);
         stanza_unref(ev);
     }
@@ -288,16 +259,6 @@ static const char *node_attr(struct iq_ctx *ctx, const struct xml_node *el)
     return name;
 }
 
-static size_t elem_count(const struct xml_node *el, struct xml_node **first)
-{
-    size_t n = 0;
-    *first = NULL;
-    for (struct xml_node *c = el->children; c; c = c->next)
-        if (c->kind == XML_ELEM && n++ == 0)
-            *first = c;
-    return n;
-}
-
 /* Make a node with the defaults overridden by a form (NULL: none). Returns
  * the node, or NULL having answered the error. */
 static struct pep_node *node_create(struct iq_ctx *ctx, struct pep_state *ps, const char *name,
@@ -307,7 +268,9 @@ static struct pep_node *node_create(struct iq_ctx *ctx, struct pep_state *ps, co
     struct pep_config cfg;
     pep_config_default(&cfg);
     const char *bad = NULL;
-    if (form && pep_config_apply_form(&cfg, form, form_type, &bad) != 0) {
+    if (form && (pep_config_apply_form(&cfg, form, form_type, &bad) != 0 ||
+                 cfg.publish_model != PEP_PUBLISH_PUBLISHERS ||
+                 cfg.access == PEP_ACCESS_AUTHORIZE)) {
         pep_config_clear(&cfg);
         pep_fail(ctx, strcmp(bad_cond, "conflict") == 0 ? "cancel" : "modify", bad_cond, bad_app,
                  NULL);
@@ -319,7 +282,7 @@ static struct pep_node *node_create(struct iq_ctx *ctx, struct pep_state *ps, co
         pep_fail(ctx, "wait", "resource-constraint", NULL, NULL);
         return NULL;
     }
-    pep_store_node(ctx->acct, node);
+    pep_store_node(ctx->acct->bare, node);
     return node;
 }
 
@@ -336,28 +299,14 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
         return pep_fail(ctx, "modify", "bad-request", "item-required", NULL);
     if (xml_next(item, "item", NS_PUBSUB))
         return pep_fail(ctx, "modify", "bad-request", "invalid-payload", NULL);
-    struct xml_node *payload_el;
-    size_t npayload = elem_count(item, &payload_el);
-    if (npayload == 0)
-        return pep_fail(ctx, "modify", "bad-request", "payload-required", NULL);
-    if (npayload > 1)
-        return pep_fail(ctx, "modify", "bad-request", "invalid-payload", NULL);
     const char *given_id = xml_attr(item, "id");
     if (given_id && (!*given_id || strlen(given_id) > PEP_MAX_ID))
         return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
-
-    struct buf b;
-    buf_init(&b);
-    xml_serialize(payload_el, NS_CLIENT, &b);
-    if (b.len > (size_t)pep_opt_max_item_size) {
-        buf_free(&b);
-        return pep_fail(ctx, "modify", "not-acceptable", "payload-too-big", NULL);
-    }
-    struct stanza *payload = stanza_parse(b.data, b.len);
-    size_t size = b.len;
-    buf_free(&b);
-    if (!payload)
-        return pep_fail(ctx, "modify", "bad-request", "invalid-payload", NULL);
+    struct stanza *payload = NULL;
+    size_t size = 0;
+    const char *etype, *econd, *eapp = NULL;
+    if (pep_payload_take(item, &payload, &size, &etype, &econd, &eapp) < 0)
+        return pep_fail(ctx, etype, econd, eapp, NULL);
     char id_buf[32];
     const char *id = given_id;
     if (!id) {
@@ -393,7 +342,7 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
     jid_full(ctx->from, from, sizeof from);
     pep_item_put(node, id, from, payload, size);
     const struct pep_item *stored = pep_item_find(node, id);
-    pep_store_item(ctx->acct, node, stored);
+    pep_store_item(ctx->acct->bare, node, stored);
 
     /* §7.1.2: the result names the item id (it may be ours). */
     struct stanza *reply = stanza_iq_result(ctx->iq);
@@ -473,37 +422,7 @@ static int pep_items(struct iq_ctx *ctx, struct pep_state *ps, const struct xml_
     if (!ctx->from_self && !pep_may_access(ctx->acct, node, from_bare))
         return pep_fail_access(ctx, node);
 
-    size_t first = 0;
-    const char *max_attr = xml_attr(items_el, "max_items");
-    if (max_attr) {
-        char *end;
-        long max = strtol(max_attr, &end, 10);
-        if (end == max_attr || *end || max < 1)
-            return pep_fail(ctx, "modify", "bad-request", NULL, NULL);
-        if ((size_t)max < node->nitems)
-            first = node->nitems - (size_t)max;
-    }
-    struct stanza *reply = stanza_iq_result(ctx->iq);
-    struct xml_node *ps_el = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
-    struct xml_node *out = xml_add_child(reply, ps_el, "items", NS_PUBSUB);
-    xml_set_attr(reply, out, "node", name);
-    struct xml_node *want = xml_child(items_el, "item", NS_PUBSUB);
-    for (size_t i = first; i < node->nitems; i++) {
-        const struct pep_item *it = &node->items[i];
-        if (want) {
-            bool asked = false;
-            for (struct xml_node *w = want; w && !asked; w = xml_next(w, "item", NS_PUBSUB))
-                asked = xml_attr(w, "id") && strcmp(xml_attr(w, "id"), it->id) == 0;
-            if (!asked)
-                continue;
-        }
-        struct xml_node *el = xml_add_child(reply, out, "item", NS_PUBSUB);
-        xml_set_attr(reply, el, "id", it->id);
-        if (it->payload)
-            xml_copy_into(reply, el, it->payload->root);
-    }
-    router_route(reply);
-    return 0;
+    return pep_items_answer(ctx->iq, node, items_el);
 }
 
 static int pep_iq(struct iq_ctx *ctx)
@@ -587,7 +506,9 @@ static int owner_configure(struct iq_ctx *ctx, struct pep_state *ps, const struc
     struct pep_config cfg;
     pep_config_copy(&cfg, &node->cfg);
     const char *bad = NULL;
-    if (pep_config_apply_form(&cfg, form, NS_PUBSUB_NODE_CONFIG, &bad) != 0) {
+    /* XEP-0163 §2.2: the owner is the only publisher. */
+    if (pep_config_apply_form(&cfg, form, NS_PUBSUB_NODE_CONFIG, &bad) != 0 ||
+        cfg.publish_model != PEP_PUBLISH_PUBLISHERS || cfg.access == PEP_ACCESS_AUTHORIZE) {
         pep_config_clear(&cfg);
         return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
     }
@@ -599,12 +520,12 @@ static int owner_configure(struct iq_ctx *ctx, struct pep_state *ps, const struc
     for (size_t i = 0; was_persistent && node->nitems > keep && i < node->nitems - keep; i++)
         store_pubsub_item_del(ctx->acct->bare, name, node->items[i].id, NULL, NULL);
     pep_items_trim(node);
-    pep_store_node(ctx->acct, node);
+    pep_store_node(ctx->acct->bare, node);
     if (!node->cfg.persist_items && was_persistent)
         store_pubsub_purge(ctx->acct->bare, name, NULL, NULL);
     else if (node->cfg.persist_items && !was_persistent)
         for (size_t i = 0; i < node->nitems; i++)
-            pep_store_item(ctx->acct, node, &node->items[i]);
+            pep_store_item(ctx->acct->bare, node, &node->items[i]);
     router_route(stanza_iq_result(ctx->iq));
     return 0;
 }

@@ -1,7 +1,11 @@
-/* pep.h - the pieces of the PEP module (XEP-0163) shared by its files:
- *   pep_node.c   nodes, their configuration (XEP-0060 §16.4.4 fields) and
- *                items, kept in memory per account and written through to
- *                the store (store_pubsub.h);
+/* pep.h - the XEP-0060 node engine and the pieces of the PEP module
+ * (XEP-0163) shared by its files. The node engine (pep_node.c) is shared by
+ * PEP on accounts and the PubSub service on pubsub.HOST (mod_pubsub.c):
+ *   pep_node.c   nodes, their configuration (XEP-0060 §16.4.4 fields),
+ *                affiliations and subscriptions (used by the service only),
+ *                items, payload checks, item results and event
+ *                notifications, kept in memory per account or service and
+ *                written through to the store (store_pubsub.h);
  *   pep_caps.c   Entity Capabilities (XEP-0115): who is available with
  *                which features, a verified process-wide cache of caps
  *                hashes, and the disco#info queries that fill it;
@@ -16,6 +20,7 @@
 #include <stddef.h>
 
 #include "aldis/module.h"
+#include "aldis/store_pubsub.h"
 #include "aldis/xml.h"
 
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
@@ -44,7 +49,26 @@ extern long pep_opt_max_account_bytes; /* payload bytes kept per account */
 
 /* ---- nodes (pep_node.c) ------------------------------------------------- */
 
-enum pep_access { PEP_ACCESS_OPEN, PEP_ACCESS_PRESENCE, PEP_ACCESS_ROSTER, PEP_ACCESS_WHITELIST };
+/* XEP-0060 §4.5 access models; PEP refuses authorize (no owner to ask
+ * but the user, and no subscriptions to approve). */
+enum pep_access {
+    PEP_ACCESS_OPEN,
+    PEP_ACCESS_PRESENCE,
+    PEP_ACCESS_ROSTER,
+    PEP_ACCESS_WHITELIST,
+    PEP_ACCESS_AUTHORIZE,
+};
+/* pubsub#publish_model (XEP-0060 §16.4.4); PEP allows only publishers
+ * (XEP-0163 §2.2), the service all three. */
+enum pep_publish_model { PEP_PUBLISH_PUBLISHERS, PEP_PUBLISH_SUBSCRIBERS, PEP_PUBLISH_OPEN };
+/* XEP-0060 §4.1 affiliations, weakest first (publish-only is not kept). */
+enum pep_affiliation {
+    PEP_AFF_OUTCAST,
+    PEP_AFF_NONE,
+    PEP_AFF_MEMBER,
+    PEP_AFF_PUBLISHER,
+    PEP_AFF_OWNER,
+};
 enum pep_send_last { PEP_SEND_NEVER, PEP_SEND_ON_SUB, PEP_SEND_ON_SUB_AND_PRESENCE };
 
 /* XEP-0060 §16.4.4 node configuration, the subset PEP uses. */
@@ -58,6 +82,7 @@ struct pep_config {
     bool deliver_payloads;
     bool deliver_notifications;
     bool notification_normal; /* pubsub#notification_type normal, else headline */
+    enum pep_publish_model publish_model;
     char *title;              /* NULL when none */
     char **groups;            /* pubsub#roster_groups_allowed */
     size_t ngroups;
@@ -70,12 +95,34 @@ struct pep_item {
     size_t size;            /* serialised payload bytes (for the quota) */
 };
 
+/* A non-none affiliation of a bare JID with a node (service only). */
+struct pep_affil {
+    char *jid;
+    enum pep_affiliation aff;
+};
+
+/* A subscription (service only): the subscribed JID (bare or full, as
+ * asked, XEP-0060 §6.1) and its subid. */
+struct pep_sub {
+    char *jid;
+    char *subid;
+    bool pending; /* awaiting an owner's approval (authorize, §6.1.3.x) */
+};
+
 struct pep_node {
     char *name;
     struct pep_config cfg;
     struct pep_item *items; /* oldest first */
     size_t nitems;
     size_t bytes;           /* sum of the items' sizes */
+    /* Service nodes only (PEP's owner is the account, its subscriptions
+     * implicit): kept in the stored config text as extra lines. */
+    struct pep_affil *affs;
+    size_t naffs;
+    struct pep_sub *subs;
+    size_t nsubs;
+    char *creator;          /* bare JID, NULL when unknown */
+    long long created;      /* seconds since the epoch, 0 when unknown */
 };
 
 struct pep_peer;
@@ -91,6 +138,7 @@ struct pep_state {
     struct pep_query *queries; /* disco#info queries in flight */
     size_t nqueries;
     unsigned next_query_id;
+    long max_nodes;          /* 0: pep_opt_max_nodes */
 };
 
 void pep_config_default(struct pep_config *cfg);
@@ -120,7 +168,29 @@ void pep_config_form(struct stanza *st, struct xml_node *parent, const struct pe
 /* Storage form: "var=value" lines (malloc'd), and back. */
 char *pep_config_serialize(const struct pep_config *cfg);
 void pep_config_parse(struct pep_config *cfg, const char *text);
+/* The whole node's stored text: its configuration plus its affiliations,
+ * subscriptions and creation lines (which pep_config_parse skips, so PEP
+ * and service nodes share one format). malloc'd. */
+char *pep_node_serialize(const struct pep_node *node);
+/* Read the affiliation/subscription/creation lines of a stored text. */
+void pep_node_parse_extra(struct pep_node *node, const char *text);
 
+/* ---- affiliations and subscriptions (service nodes) ----------------------- */
+
+const char *pep_affiliation_name(enum pep_affiliation aff);
+/* 0, or ALDIS_EINVAL for an unknown name. */
+int pep_affiliation_parse(const char *name, enum pep_affiliation *out);
+/* The affiliation of a bare JID (PEP_AFF_NONE when it has none). */
+enum pep_affiliation pep_node_affiliation(const struct pep_node *node, const char *bare);
+/* Set (NONE removes). ALDIS_ELIMIT beyond `max` entries. */
+int pep_node_affiliation_set(struct pep_node *node, const char *bare, enum pep_affiliation aff,
+                             size_t max);
+size_t pep_node_owner_count(const struct pep_node *node);
+/* The subscription of exactly `jid`, or NULL. */
+struct pep_sub *pep_node_sub_find(struct pep_node *node, const char *jid);
+/* A new subscription with a fresh subid; NULL beyond `max`. */
+struct pep_sub *pep_node_sub_add(struct pep_node *node, const char *jid, size_t max);
+void pep_node_sub_remove(struct pep_node *node, struct pep_sub *sub);
 struct pep_node *pep_node_find(struct pep_state *ps, const char *name);
 /* A new node in memory (no store write); NULL when the account has
  * pep_opt_max_nodes already. Takes cfg's contents. */
@@ -145,11 +215,41 @@ void pep_item_id_new(char *out, size_t size);
 
 /* Load every node of acct from the store; calls done(acct) once. */
 void pep_state_load(struct account *acct, void (*done)(struct account *));
+/* A state holding the nodes of a store_pubsub_load answer (records whose
+ * payload does not parse are skipped and logged under `who`). */
+struct pep_state *pep_state_from_records(const struct pubsub_node_rec *nodes, size_t n,
+                                         const char *who);
 void pep_state_free(struct pep_state *ps);
 
-/* Write-through helpers (fire-and-forget; failures are logged). */
-void pep_store_node(struct account *acct, const struct pep_node *node);
-void pep_store_item(struct account *acct, const struct pep_node *node, const struct pep_item *item);
+/* Write-through helpers, `service` being the store key (the account's
+ * bare JID for PEP, the service domain for pubsub.HOST); fire-and-forget. */
+void pep_store_node(const char *service, const struct pep_node *node);
+void pep_store_item(const char *service, const struct pep_node *node,
+                    const struct pep_item *item);
+
+/* ---- protocol pieces shared by PEP and the service -------------------------- */
+
+/* Route an error reply to `iq`, with an optional XEP-0060 §7 application
+ * condition in the pubsub#errors namespace (and its 'feature' for
+ * unsupported). Returns 0. */
+int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, const char *app,
+                 const char *feature);
+/* Validate the one payload of a publish <item/> (XEP-0060 §7.1.3) and
+ * copy it out as a stanza of its own. 0, or -1 with *cond / *app naming
+ * the error to answer. */
+int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_t *size,
+                     const char **type, const char **cond, const char **app);
+/* Answer an items request (XEP-0060 §6.5: all, the newest max_items, or
+ * by id) from `node`, access already checked. */
+int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
+                     const struct xml_node *items_el);
+/* A notification message (XEP-0060 §7.1.2) from `from`, without 'to';
+ * *event_out gets its <event/>. */
+struct stanza *pep_event_new(const char *from, const struct pep_node *node,
+                             struct xml_node **event_out);
+/* <items node><item id>payload</item></items> under parent. */
+void pep_event_add_item(struct stanza *st, struct xml_node *parent, const struct pep_node *node,
+                        const struct pep_item *item);
 
 /* ---- caps and peers (pep_caps.c) ---------------------------------------- */
 

@@ -117,7 +117,7 @@ void pep_bookmarks_from_private(struct account *acct, const struct jid *from,
             pep_config_clear(&cfg);
             return;
         }
-        pep_store_node(acct, node);
+        pep_store_node(acct->bare, node);
     }
     char publisher[JID_STR_MAX];
     jid_full(from, publisher, sizeof publisher);
@@ -140,7 +140,7 @@ void pep_bookmarks_from_private(struct account *acct, const struct jid *from,
         const struct pep_item *it = pep_item_find(node, room);
         if (!it)
             continue; /* dropped by the item limit */
-        pep_store_item(acct, node, it);
+        pep_store_item(acct->bare, node, it);
         pep_notify_item(acct, node, it);
     }
     /* Bookmarks no longer listed are retracted. */

@@ -1,7 +1,10 @@
-/* pep_node.c - PEP nodes in memory: their XEP-0060 configuration (the
- * pubsub#node_config fields PEP needs, as a form and as stored text), their
- * items (oldest first, trimmed to max_items), loading an account's nodes
- * from the store and writing changes through to it. */
+/* pep_node.c - the XEP-0060 node engine shared by PEP (XEP-0163, one
+ * service per account) and the PubSub service (mod_pubsub.c): nodes in
+ * memory, their configuration (the pubsub#node_config fields, as a form
+ * and as stored text), affiliations and subscriptions (service nodes),
+ * items (oldest first, trimmed to max_items), payload checks, items
+ * results and event notifications, loading nodes from the store and
+ * writing changes through to it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +20,11 @@
 
 /* ---- configuration -------------------------------------------------------- */
 
-static const char *const access_names[] = {"open", "presence", "roster", "whitelist"};
+static const char *const access_names[] = {"open", "presence", "roster", "whitelist",
+                                           "authorize"};
+#define NACCESS (sizeof access_names / sizeof access_names[0])
 static const char *const send_last_names[] = {"never", "on_sub", "on_sub_and_presence"};
+static const char *const publish_model_names[] = {"publishers", "subscribers", "open"};
 
 /* XEP-0163 §5 "Recommended Defaults" and XEP-0060 §16.4.4. */
 void pep_config_default(struct pep_config *cfg)
@@ -149,7 +155,7 @@ int pep_config_set(struct pep_config *cfg, const char *var, const char *const *v
             return parse_bool(v, bool_at(cfg, i));
     if (strcmp(var, "pubsub#access_model") == 0) {
         int a;
-        if ((e = parse_enum(v, access_names, 4, &a)) == 0)
+        if ((e = parse_enum(v, access_names, NACCESS, &a)) == 0)
             cfg->access = (enum pep_access)a;
         return e;
     }
@@ -168,8 +174,11 @@ int pep_config_set(struct pep_config *cfg, const char *var, const char *const *v
         return 0;
     }
     if (strcmp(var, "pubsub#publish_model") == 0) {
-        /* XEP-0163 §2.2: one publisher per node, the owner. */
-        return strcmp(v, "publishers") == 0 ? 0 : ALDIS_EINVAL;
+        /* PEP refuses all but "publishers" itself (XEP-0163 §2.2). */
+        int m;
+        if ((e = parse_enum(v, publish_model_names, 3, &m)) == 0)
+            cfg->publish_model = (enum pep_publish_model)m;
+        return e;
     }
     if (strcmp(var, "pubsub#title") == 0) {
         if (strlen(v) > 1024)
@@ -205,7 +214,8 @@ bool pep_config_matches(const struct pep_config *cfg, const char *var,
     if (pep_config_set(&want, var, values, nvalues) == 0) {
         same = want.access == cfg->access && want.max_items == cfg->max_items &&
                want.send_last == cfg->send_last &&
-               want.notification_normal == cfg->notification_normal;
+               want.notification_normal == cfg->notification_normal &&
+               want.publish_model == cfg->publish_model;
         for (size_t i = 0; same && i < NBOOL; i++)
             same = *bool_at(&want, i) == *bool_at((struct pep_config *)cfg, i);
         if (same && strcmp(var, "pubsub#title") == 0)
@@ -333,7 +343,7 @@ void pep_config_form(struct stanza *st, struct xml_node *parent, const struct pe
     form_field(st, x, "pubsub#max_items", "text-single", max);
     struct xml_node *f = form_field(st, x, "pubsub#access_model", "list-single",
                                     access_names[cfg->access]);
-    form_options(st, f, access_names, 4);
+    form_options(st, f, access_names, NACCESS);
     f = form_field(st, x, "pubsub#roster_groups_allowed", "list-multi", NULL);
     for (size_t i = 0; i < cfg->ngroups; i++) {
         struct xml_node *v = xml_add_child(st, f, "value", NS_DATA);
@@ -346,9 +356,9 @@ void pep_config_form(struct stanza *st, struct xml_node *parent, const struct pe
     f = form_field(st, x, "pubsub#notification_type", "list-single",
                    ntypes[cfg->notification_normal]);
     form_options(st, f, ntypes, 2);
-    static const char *const pmodels[] = {"publishers"};
-    f = form_field(st, x, "pubsub#publish_model", "list-single", "publishers");
-    form_options(st, f, pmodels, 1);
+    f = form_field(st, x, "pubsub#publish_model", "list-single",
+                   publish_model_names[cfg->publish_model]);
+    form_options(st, f, publish_model_names, 3);
 }
 
 /* Stored values escape '\\' and newlines, one "var=value" per line. */
@@ -379,6 +389,7 @@ char *pep_config_serialize(const struct pep_config *cfg)
         put_line(&b, bool_fields[i].var, *bool_at((struct pep_config *)cfg, i) ? "1" : "0");
     put_line(&b, "pubsub#send_last_published_item", send_last_names[cfg->send_last]);
     put_line(&b, "pubsub#notification_type", cfg->notification_normal ? "normal" : "headline");
+    put_line(&b, "pubsub#publish_model", publish_model_names[cfg->publish_model]);
     if (cfg->title)
         put_line(&b, "pubsub#title", cfg->title);
     for (size_t i = 0; i < cfg->ngroups; i++)
@@ -386,14 +397,10 @@ char *pep_config_serialize(const struct pep_config *cfg)
     return buf_steal(&b, NULL);
 }
 
-/* Unknown or bad lines are skipped (a newer build may have written
- * them); the defaults stand in. Group lines accumulate. */
-void pep_config_parse(struct pep_config *cfg, const char *text)
+/* Call fn for each stored "var=value" line, unescaped. */
+static void lines_each(const char *text, void (*fn)(void *ud, char *var, const char *value),
+                       void *ud)
 {
-    pep_config_default(cfg);
-    const char *groups[FORM_MAX_VALUES];
-    char *copies[FORM_MAX_VALUES];
-    size_t ngroups = 0;
     const char *p = text;
     while (*p) {
         const char *eol = strchr(p, '\n');
@@ -412,24 +419,210 @@ void pep_config_parse(struct pep_config *cfg, const char *text)
         char *eq = strchr(line, '=');
         if (eq) {
             *eq = '\0';
-            const char *value = eq + 1;
-            if (strcmp(line, "pubsub#roster_groups_allowed") == 0) {
-                if (ngroups < FORM_MAX_VALUES) {
-                    copies[ngroups] = str_dup(value);
-                    groups[ngroups] = copies[ngroups];
-                    ngroups++;
-                }
-            } else {
-                pep_config_set(cfg, line, &value, 1);
-            }
+            fn(ud, line, eq + 1);
         }
         free(line);
         p += len + (eol ? 1 : 0);
     }
-    if (ngroups)
-        pep_config_set(cfg, "pubsub#roster_groups_allowed", groups, ngroups);
-    for (size_t i = 0; i < ngroups; i++)
-        free(copies[i]);
+}
+
+struct parse_ctx {
+    struct pep_config *cfg;
+    const char *groups[FORM_MAX_VALUES];
+    char *copies[FORM_MAX_VALUES];
+    size_t ngroups;
+};
+
+static void parse_line(void *ud, char *var, const char *value)
+{
+    struct parse_ctx *pc = ud;
+    if (strcmp(var, "pubsub#roster_groups_allowed") == 0) {
+        if (pc->ngroups < FORM_MAX_VALUES) {
+            pc->copies[pc->ngroups] = str_dup(value);
+            pc->groups[pc->ngroups] = pc->copies[pc->ngroups];
+            pc->ngroups++;
+        }
+    } else {
+        pep_config_set(pc->cfg, var, &value, 1);
+    }
+}
+
+/* Unknown or bad lines are skipped (a newer build may have written
+ * them, and the node's own lines are read by pep_node_parse_extra); the
+ * defaults stand in. Group lines accumulate. */
+void pep_config_parse(struct pep_config *cfg, const char *text)
+{
+    pep_config_default(cfg);
+    struct parse_ctx pc = {.cfg = cfg};
+    lines_each(text, parse_line, &pc);
+    if (pc.ngroups)
+        pep_config_set(cfg, "pubsub#roster_groups_allowed", pc.groups, pc.ngroups);
+    for (size_t i = 0; i < pc.ngroups; i++)
+        free(pc.copies[i]);
+}
+
+/* The node's own lines: "x-aff=<affiliation> <jid>", "x-sub=<subid> <jid>"
+ * ("x-pend=" for a pending one), "x-creator=<jid>", "x-created=<seconds>". */
+char *pep_node_serialize(const struct pep_node *node)
+{
+    char *config = pep_config_serialize(&node->cfg);
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, config);
+    free(config);
+    char line[PEP_MAX_ID + JID_STR_MAX + 64];
+    for (size_t i = 0; i < node->naffs; i++) {
+        snprintf(line, sizeof line, "%s %s", pep_affiliation_name(node->affs[i].aff),
+                 node->affs[i].jid);
+        put_line(&b, "x-aff", line);
+    }
+    for (size_t i = 0; i < node->nsubs; i++) {
+        snprintf(line, sizeof line, "%s %s", node->subs[i].subid, node->subs[i].jid);
+        put_line(&b, node->subs[i].pending ? "x-pend" : "x-sub", line);
+    }
+    if (node->creator)
+        put_line(&b, "x-creator", node->creator);
+    if (node->created) {
+        snprintf(line, sizeof line, "%lld", node->created);
+        put_line(&b, "x-created", line);
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* Bounds on what a stored text may bring back (it was bounded when
+ * written; these keep a damaged row from growing without limit). */
+#define NODE_MAX_STORED_AFFS 65536
+#define NODE_MAX_STORED_SUBS 65536
+
+static void extra_line(void *ud, char *var, const char *value)
+{
+    struct pep_node *node = ud;
+    const char *sp = strchr(value, ' ');
+    if (strcmp(var, "x-creator") == 0 && *value && !node->creator) {
+        node->creator = str_dup(value);
+    } else if (strcmp(var, "x-created") == 0) {
+        node->created = strtoll(value, NULL, 10);
+    } else if (strcmp(var, "x-aff") == 0 && sp && sp[1]) {
+        char name[32];
+        size_t n = (size_t)(sp - value);
+        enum pep_affiliation aff;
+        if (n < sizeof name) {
+            memcpy(name, value, n);
+            name[n] = '\0';
+            if (pep_affiliation_parse(name, &aff) == 0)
+                pep_node_affiliation_set(node, sp + 1, aff, NODE_MAX_STORED_AFFS);
+        }
+    } else if ((strcmp(var, "x-sub") == 0 || strcmp(var, "x-pend") == 0) && sp && sp[1] &&
+               !pep_node_sub_find(node, sp + 1)) {
+        struct pep_sub *sub = pep_node_sub_add(node, sp + 1, NODE_MAX_STORED_SUBS);
+        if (sub) {
+            sub->pending = strcmp(var, "x-pend") == 0;
+            free(sub->subid);
+            sub->subid = strndup(value, (size_t)(sp - value));
+            ALDIS_ASSERT(sub->subid != NULL);
+        }
+    }
+}
+
+void pep_node_parse_extra(struct pep_node *node, const char *text)
+{
+    lines_each(text, extra_line, node);
+}
+
+/* ---- affiliations and subscriptions ------------------------------------------ */
+
+static const char *const aff_names[] = {"outcast", "none", "member", "publisher", "owner"};
+
+const char *pep_affiliation_name(enum pep_affiliation aff)
+{
+    return aff_names[aff];
+}
+
+int pep_affiliation_parse(const char *name, enum pep_affiliation *out)
+{
+    int a;
+    int e = parse_enum(name, aff_names, 5, &a);
+    if (e == 0)
+        *out = (enum pep_affiliation)a;
+    return e;
+}
+
+enum pep_affiliation pep_node_affiliation(const struct pep_node *node, const char *bare)
+{
+    for (size_t i = 0; i < node->naffs; i++)
+        if (strcmp(node->affs[i].jid, bare) == 0)
+            return node->affs[i].aff;
+    return PEP_AFF_NONE;
+}
+
+int pep_node_affiliation_set(struct pep_node *node, const char *bare, enum pep_affiliation aff,
+                             size_t max)
+{
+    for (size_t i = 0; i < node->naffs; i++)
+        if (strcmp(node->affs[i].jid, bare) == 0) {
+            if (aff != PEP_AFF_NONE) {
+                node->affs[i].aff = aff;
+                return 0;
+            }
+            free(node->affs[i].jid);
+            memmove(&node->affs[i], &node->affs[i + 1],
+                    (node->naffs - i - 1) * sizeof *node->affs);
+            node->naffs--;
+            return 0;
+        }
+    if (aff == PEP_AFF_NONE)
+        return 0;
+    if (node->naffs >= max)
+        return ALDIS_ELIMIT;
+    struct pep_affil *affs = realloc(node->affs, (node->naffs + 1) * sizeof *affs);
+    ALDIS_ASSERT(affs != NULL);
+    node->affs = affs;
+    node->affs[node->naffs].jid = str_dup(bare);
+    node->affs[node->naffs].aff = aff;
+    node->naffs++;
+    return 0;
+}
+
+size_t pep_node_owner_count(const struct pep_node *node)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < node->naffs; i++)
+        n += node->affs[i].aff == PEP_AFF_OWNER;
+    return n;
+}
+
+struct pep_sub *pep_node_sub_find(struct pep_node *node, const char *jid)
+{
+    for (size_t i = 0; i < node->nsubs; i++)
+        if (strcmp(node->subs[i].jid, jid) == 0)
+            return &node->subs[i];
+    return NULL;
+}
+
+struct pep_sub *pep_node_sub_add(struct pep_node *node, const char *jid, size_t max)
+{
+    if (node->nsubs >= max)
+        return NULL;
+    struct pep_sub *subs = realloc(node->subs, (node->nsubs + 1) * sizeof *subs);
+    ALDIS_ASSERT(subs != NULL);
+    node->subs = subs;
+    struct pep_sub *sub = &node->subs[node->nsubs++];
+    char subid[32];
+    pep_item_id_new(subid, sizeof subid);
+    sub->jid = str_dup(jid);
+    sub->subid = str_dup(subid);
+    sub->pending = false;
+    return sub;
+}
+
+void pep_node_sub_remove(struct pep_node *node, struct pep_sub *sub)
+{
+    size_t i = (size_t)(sub - node->subs);
+    ALDIS_ASSERT(i < node->nsubs);
+    free(sub->jid);
+    free(sub->subid);
+    memmove(&node->subs[i], &node->subs[i + 1], (node->nsubs - i - 1) * sizeof *node->subs);
+    node->nsubs--;
 }
 
 /* ---- nodes and items ------------------------------------------------------ */
@@ -444,7 +637,7 @@ struct pep_node *pep_node_find(struct pep_state *ps, const char *name)
 
 struct pep_node *pep_node_add(struct pep_state *ps, const char *name, struct pep_config *cfg)
 {
-    if ((long)ps->nnodes >= pep_opt_max_nodes)
+    if ((long)ps->nnodes >= (ps->max_nodes > 0 ? ps->max_nodes : pep_opt_max_nodes))
         return NULL;
     struct pep_node *node = calloc(1, sizeof *node);
     ALDIS_ASSERT(node != NULL);
@@ -482,6 +675,15 @@ void pep_node_free(struct pep_node *node)
         return;
     pep_items_clear(node);
     pep_config_clear(&node->cfg);
+    for (size_t i = 0; i < node->naffs; i++)
+        free(node->affs[i].jid);
+    free(node->affs);
+    for (size_t i = 0; i < node->nsubs; i++) {
+        free(node->subs[i].jid);
+        free(node->subs[i].subid);
+    }
+    free(node->subs);
+    free(node->creator);
     free(node->name);
     free(node);
 }
@@ -585,21 +787,11 @@ void pep_state_free(struct pep_state *ps)
 
 /* ---- store ---------------------------------------------------------------- */
 
-struct pep_load {
-    struct account *acct;
-    void (*done)(struct account *);
-};
-
-static void pep_loaded(void *ud, int err, const struct pubsub_node_rec *nodes, size_t n)
+struct pep_state *pep_state_from_records(const struct pubsub_node_rec *nodes, size_t n,
+                                         const char *who)
 {
-    struct pep_load *load = ud;
     struct pep_state *ps = calloc(1, sizeof *ps);
     ALDIS_ASSERT(ps != NULL);
-    if (err) {
-        log_error("pep", "loading the nodes of %s failed: %s", load->acct->bare,
-                  aldis_strerror(err));
-        ps->broken = true;
-    }
     for (size_t i = 0; i < n; i++) {
         struct pep_config cfg;
         pep_config_parse(&cfg, nodes[i].config);
@@ -607,6 +799,7 @@ static void pep_loaded(void *ud, int err, const struct pubsub_node_rec *nodes, s
         ALDIS_ASSERT(node != NULL);
         node->name = str_dup(nodes[i].node);
         node->cfg = cfg;
+        pep_node_parse_extra(node, nodes[i].config);
         struct pep_node **grown = realloc(ps->nodes, (ps->nnodes + 1) * sizeof *grown);
         ALDIS_ASSERT(grown != NULL);
         ps->nodes = grown;
@@ -618,12 +811,29 @@ static void pep_loaded(void *ud, int err, const struct pubsub_node_rec *nodes, s
                 payload = stanza_parse(rec->xml, rec->len);
                 if (!payload) {
                     log_warn("pep", "%s: stored item %s of node %s does not parse; skipped",
-                             load->acct->bare, rec->id, node->name);
+                             who, rec->id, node->name);
                     continue;
                 }
             }
             pep_item_put(node, rec->id, rec->publisher, payload, rec->len);
         }
+    }
+    return ps;
+}
+
+struct pep_load {
+    struct account *acct;
+    void (*done)(struct account *);
+};
+
+static void pep_loaded(void *ud, int err, const struct pubsub_node_rec *nodes, size_t n)
+{
+    struct pep_load *load = ud;
+    struct pep_state *ps = pep_state_from_records(nodes, n, load->acct->bare);
+    if (err) {
+        log_error("pep", "loading the nodes of %s failed: %s", load->acct->bare,
+                  aldis_strerror(err));
+        ps->broken = true;
     }
     MODULE_DATA(load->acct, mod_pep) = ps;
     load->done(load->acct);
@@ -639,14 +849,15 @@ void pep_state_load(struct account *acct, void (*done)(struct account *))
     store_pubsub_load(acct->bare, pep_loaded, load);
 }
 
-void pep_store_node(struct account *acct, const struct pep_node *node)
+void pep_store_node(const char *service, const struct pep_node *node)
 {
-    char *config = pep_config_serialize(&node->cfg);
-    store_pubsub_node_put(acct->bare, node->name, config, NULL, NULL);
+    char *config = pep_node_serialize(node);
+    store_pubsub_node_put(service, node->name, config, NULL, NULL);
     free(config);
 }
 
-void pep_store_item(struct account *acct, const struct pep_node *node, const struct pep_item *item)
+void pep_store_item(const char *service, const struct pep_node *node,
+                    const struct pep_item *item)
 {
     if (!node->cfg.persist_items)
         return;
@@ -654,7 +865,116 @@ void pep_store_item(struct account *acct, const struct pep_node *node, const str
     size_t len = 0;
     if (item->payload)
         xml = stanza_to_string(item->payload, &len);
-    store_pubsub_item_put(acct->bare, node->name, item->id, xml ? xml : "", len,
-                          item->publisher, pep_config_max(&node->cfg), NULL, NULL);
+    store_pubsub_item_put(service, node->name, item->id, xml ? xml : "", len, item->publisher,
+                          pep_config_max(&node->cfg), NULL, NULL);
     free(xml);
+}
+
+/* ---- protocol pieces ---------------------------------------------------------- */
+
+int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, const char *app,
+                 const char *feature)
+{
+    struct stanza *r = stanza_error_reply(iq, type, cond, NULL);
+    struct xml_node *err = xml_child(r->root, "error", NULL);
+    if (app && err) {
+        struct xml_node *el = xml_add_child(r, err, app, NS_PUBSUB_ERRORS);
+        if (feature)
+            xml_set_attr(r, el, "feature", feature);
+    }
+    router_route(r);
+    return 0;
+}
+
+int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_t *size,
+                     const char **type, const char **cond, const char **app)
+{
+    *type = "modify";
+    *cond = "bad-request";
+    struct xml_node *payload_el = NULL;
+    size_t npayload = 0;
+    for (struct xml_node *c = item->children; c; c = c->next)
+        if (c->kind == XML_ELEM && npayload++ == 0)
+            payload_el = c;
+    if (npayload != 1) {
+        *app = npayload ? "invalid-payload" : "payload-required";
+        return -1;
+    }
+    struct buf b;
+    buf_init(&b);
+    xml_serialize(payload_el, NS_CLIENT, &b);
+    if (b.len > (size_t)pep_opt_max_item_size) {
+        buf_free(&b);
+        *cond = "not-acceptable";
+        *app = "payload-too-big";
+        return -1;
+    }
+    *payload = stanza_parse(b.data, b.len);
+    *size = b.len;
+    buf_free(&b);
+    if (!*payload) {
+        *app = "invalid-payload";
+        return -1;
+    }
+    return 0;
+}
+
+int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
+                     const struct xml_node *items_el)
+{
+    size_t first = 0;
+    const char *max_attr = xml_attr(items_el, "max_items");
+    if (max_attr) {
+        char *end;
+        long max = strtol(max_attr, &end, 10);
+        if (end == max_attr || *end || max < 1)
+            return pep_iq_error(iq, "modify", "bad-request", NULL, NULL);
+        if ((size_t)max < node->nitems)
+            first = node->nitems - (size_t)max;
+    }
+    struct stanza *reply = stanza_iq_result(iq);
+    struct xml_node *ps_el = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
+    struct xml_node *out = xml_add_child(reply, ps_el, "items", NS_PUBSUB);
+    xml_set_attr(reply, out, "node", node->name);
+    struct xml_node *want = xml_child(items_el, "item", NS_PUBSUB);
+    for (size_t i = first; i < node->nitems; i++) {
+        const struct pep_item *it = &node->items[i];
+        if (want) {
+            bool asked = false;
+            for (struct xml_node *w = want; w && !asked; w = xml_next(w, "item", NS_PUBSUB))
+                asked = xml_attr(w, "id") && strcmp(xml_attr(w, "id"), it->id) == 0;
+            if (!asked)
+                continue;
+        }
+        struct xml_node *el = xml_add_child(reply, out, "item", NS_PUBSUB);
+        xml_set_attr(reply, el, "id", it->id);
+        if (it->payload)
+            xml_copy_into(reply, el, it->payload->root);
+    }
+    router_route(reply);
+    return 0;
+}
+
+struct stanza *pep_event_new(const char *from, const struct pep_node *node,
+                             struct xml_node **event_out)
+{
+    struct stanza *st = stanza_new("message", NULL);
+    xml_set_attr(st, st->root, "from", from);
+    xml_set_attr(st, st->root, "type", node->cfg.notification_normal ? "normal" : "headline");
+    char id[32];
+    pep_item_id_new(id, sizeof id);
+    xml_set_attr(st, st->root, "id", id);
+    *event_out = xml_add_child(st, st->root, "event", NS_PUBSUB_EVENT);
+    return st;
+}
+
+void pep_event_add_item(struct stanza *st, struct xml_node *parent, const struct pep_node *node,
+                        const struct pep_item *item)
+{
+    struct xml_node *items = xml_add_child(st, parent, "items", NS_PUBSUB_EVENT);
+    xml_set_attr(st, items, "node", node->name);
+    struct xml_node *el = xml_add_child(st, items, "item", NS_PUBSUB_EVENT);
+    xml_set_attr(st, el, "id", item->id);
+    if (item->payload && node->cfg.deliver_payloads)
+        xml_copy_into(st, el, item->payload->root);
 }

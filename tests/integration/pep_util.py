@@ -174,3 +174,56 @@ def event_payload(st, node):
     it = el.find("{%s}item" % EVENT) if el is not None else None
     kids = list(it) if it is not None else []
     return kids[0] if kids else None
+
+
+# ---- the PubSub service on pubsub.DOMAIN (tests 30-34) ----------------------
+
+def service(srv):
+    return "pubsub." + srv.domain
+
+
+async def ps_user(srv, prefix):
+    """A plain client (no caps) with presence, for the service tests."""
+    bare, pw = srv.new_user(prefix)
+    c = await connect(srv, bare + "/res", pw)
+    c.h_password = pw
+    return c
+
+
+async def ps_create(c, node, config=None, to=None):
+    conf = ""
+    if config is not None:
+        conf = "<configure>%s</configure>" % form(PUBSUB + "#node_config", config)
+    attr = " node='%s'" % node if node else ""
+    return await iq(c, "<pubsub xmlns='%s'><create%s/>%s</pubsub>" % (PUBSUB, attr, conf), to=to)
+
+
+async def ps_subscribe(c, node, to, jid=None):
+    return await iq(c, "<pubsub xmlns='%s'><subscribe node='%s' jid='%s'/></pubsub>"
+                    % (PUBSUB, node, jid or c.boundjid.bare), to=to)
+
+
+async def ps_unsubscribe(c, node, to, jid=None):
+    return await iq(c, "<pubsub xmlns='%s'><unsubscribe node='%s' jid='%s'/></pubsub>"
+                    % (PUBSUB, node, jid or c.boundjid.bare), to=to)
+
+
+async def ps_owner(c, inner, to, type="set"):
+    return await iq(c, "<pubsub xmlns='%s'>%s</pubsub>" % (OWNER, inner), type=type, to=to)
+
+
+def subscription_of(reply):
+    """The <subscription/> element of a subscribe result."""
+    expect_result(reply)
+    sub = reply.xml.find("{%s}pubsub/{%s}subscription" % (PUBSUB, PUBSUB))
+    if sub is None:
+        raise TestFailure("no subscription in %s" % reply)
+    return sub
+
+
+def form_values(x):
+    """{var: [values]} of a data form element."""
+    out = {}
+    for f in x.iter("{%s}field" % DATA):
+        out[f.get("var")] = [v.text or "" for v in f.findall("{%s}value" % DATA)]
+    return out

@@ -1,7 +1,9 @@
 /* test_pep.c - the pure parts of PEP: the XEP-0115 §5 verification string
  * (the two worked examples of §5.2 and §5.3, and the §5.4 rejections), the
  * node configuration round trip through its stored form, publish-options
- * matching, and the SQLite PubSub tables through the backend_pubsub_* API. */
+ * matching, a service node's affiliations and subscriptions through the
+ * same stored text, and the SQLite PubSub tables through the
+ * backend_pubsub_* API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +153,71 @@ static void test_config_roundtrip(void **state)
     pep_config_clear(&back);
 }
 
+/* A service node keeps affiliations, subscriptions and its creation in
+ * extra lines of the stored config, which the config parser skips. */
+static void test_node_acl_roundtrip(void **state)
+{
+    (void)state;
+    struct pep_node *node = calloc(1, sizeof *node);
+    assert_non_null(node);
+    node->name = strdup("news");
+    pep_config_default(&node->cfg);
+    const char *model = "subscribers";
+    assert_int_equal(pep_config_set(&node->cfg, "pubsub#publish_model", &model, 1), 0);
+    const char *badmodel = "anyone";
+    assert_int_equal(pep_config_set(&node->cfg, "pubsub#publish_model", &badmodel, 1),
+                     ALDIS_EINVAL);
+    assert_int_equal(pep_node_affiliation_set(node, "a@x", PEP_AFF_OWNER, 4), 0);
+    assert_int_equal(pep_node_affiliation_set(node, "b@x", PEP_AFF_PUBLISHER, 4), 0);
+    assert_int_equal(pep_node_affiliation_set(node, "c@x", PEP_AFF_OUTCAST, 4), 0);
+    assert_int_equal(pep_node_affiliation_set(node, "d@x", PEP_AFF_MEMBER, 4), 0);
+    assert_int_equal(pep_node_affiliation_set(node, "e@x", PEP_AFF_MEMBER, 4), ALDIS_ELIMIT);
+    assert_int_equal(pep_node_affiliation_set(node, "d@x", PEP_AFF_NONE, 4), 0);
+    assert_int_equal(pep_node_affiliation(node, "d@x"), PEP_AFF_NONE);
+    assert_int_equal(pep_node_owner_count(node), 1);
+    struct pep_sub *s1 = pep_node_sub_add(node, "b@x/phone", 2);
+    assert_non_null(s1);
+    char subid[64];
+    snprintf(subid, sizeof subid, "%s", s1->subid);
+    assert_non_null(pep_node_sub_add(node, "f@x", 2));
+    assert_null(pep_node_sub_add(node, "g@x", 2));
+    node->creator = strdup("a@x");
+    node->created = 1700000000;
+
+    char *text = pep_node_serialize(node);
+    struct pep_node *back = calloc(1, sizeof *back);
+    assert_non_null(back);
+    back->name = strdup("news");
+    pep_config_parse(&back->cfg, text);
+    pep_node_parse_extra(back, text);
+    free(text);
+    assert_int_equal(back->cfg.publish_model, PEP_PUBLISH_SUBSCRIBERS);
+    assert_int_equal(back->naffs, 3);
+    assert_int_equal(pep_node_affiliation(back, "a@x"), PEP_AFF_OWNER);
+    assert_int_equal(pep_node_affiliation(back, "b@x"), PEP_AFF_PUBLISHER);
+    assert_int_equal(pep_node_affiliation(back, "c@x"), PEP_AFF_OUTCAST);
+    assert_int_equal(back->nsubs, 2);
+    struct pep_sub *s = pep_node_sub_find(back, "b@x/phone");
+    assert_non_null(s);
+    assert_string_equal(s->subid, subid);
+    assert_string_equal(back->creator, "a@x");
+    assert_true(back->created == 1700000000);
+    pep_node_sub_remove(back, s);
+    assert_null(pep_node_sub_find(back, "b@x/phone"));
+    assert_non_null(pep_node_sub_find(back, "f@x"));
+
+    /* damaged lines are skipped */
+    pep_node_parse_extra(back, "x-aff=king z@x\nx-sub=nospace\nx-aff=owner\n");
+    assert_int_equal(back->naffs, 3);
+    assert_int_equal(back->nsubs, 1);
+    enum pep_affiliation aff;
+    assert_int_equal(pep_affiliation_parse("publisher", &aff), 0);
+    assert_int_equal(aff, PEP_AFF_PUBLISHER);
+    assert_int_equal(pep_affiliation_parse("boss", &aff), ALDIS_EINVAL);
+    pep_node_free(node);
+    pep_node_free(back);
+}
+
 /* ---- SQLite PubSub tables ------------------------------------------------- */
 
 struct db {
@@ -265,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_caps_prefix_order),
         cmocka_unit_test(test_caps_rejects),
         cmocka_unit_test(test_config_roundtrip),
+        cmocka_unit_test(test_node_acl_roundtrip),
         cmocka_unit_test_setup_teardown(test_store_items, db_setup, db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
