@@ -14,6 +14,7 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+	@if command -v npm >/dev/null 2>&1; then tests/web/run.sh build; fi
 
 run: build
 	@if [ ! -f $(INSTANCE)/aldis.yaml ]; then \

@@ -1,0 +1,90 @@
+// One message: author, time, marking in the policy's colours, body (or the
+// retraction note), reply context, attachment with image preview, reactions
+// and receipts, and the actions (reply, react, edit, retract, forward).
+import { useState } from 'preact/hooks';
+import type { Client } from '../client';
+import type { ChatMessage, Conversation } from '../state/chat';
+import { FormInline } from './Form';
+import { Marking } from './Marking';
+
+const QUICK = ['👍', '❤️', '😂', '😮', '🎉', '👀'];
+const IMAGE = /\.(png|jpe?g|gif|webp|avif)(\?|$)/i;
+
+function time(ms: number): string {
+  const d = new Date(ms);
+  const today = new Date();
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return d.toDateString() === today.toDateString() ? t : `${d.toLocaleDateString()} ${t}`;
+}
+
+// Links in bodies: only http(s), shown as text otherwise.
+function linkify(body: string) {
+  const parts = body.split(/(https?:\/\/[^\s<>"]+)/g);
+  return parts.map((p, i) => (i % 2 === 1 ? <a key={i} href={p} target="_blank" rel="noopener noreferrer">{p}</a> : p));
+}
+
+const DELIVERY: Record<string, string> = { sending: '…', sent: '✓', received: '✓✓', displayed: '✓✓ read', error: '⚠' };
+
+export function MessageView(p: {
+  client: Client; conv: Conversation; m: ChatMessage; me: string; isRoom: boolean; replied: ChatMessage | null;
+  canModerate: boolean; onReply: () => void; onEdit: () => void; rooms: string[]; contacts: string[];
+}) {
+  const { client, conv, m } = p;
+  const [menu, setMenu] = useState<null | 'react' | 'forward'>(null);
+  const author = p.isRoom ? m.author : m.author.split('@')[0];
+  return (
+    <article class={'msg' + (m.outgoing ? ' out' : '') + (m.delivery === 'error' ? ' failed' : '')} data-testid="message"
+      data-id={m.id} aria-label={`${author}: ${m.retracted ? 'retracted' : m.body}`} tabIndex={-1}>
+      <header class="msg-head">
+        <b class="author">{author}</b>
+        <time dateTime={new Date(m.stamp).toISOString()}>{time(m.stamp)}</time>
+        <Marking label={m.label} />
+        {m.edited && <span class="edited">(edited)</span>}
+      </header>
+      {p.replied && <blockquote class="reply-ctx">↪ {p.replied.author.split('@')[0]}: {p.replied.body.slice(0, 120)}</blockquote>}
+      {m.forwarded && <blockquote class="forwarded">Forwarded from {m.forwarded.author}: {m.forwarded.body}</blockquote>}
+      {m.retracted ? <p class="retracted">This message was retracted.</p> : (
+        m.oobUrl && m.body.trim() === m.oobUrl ? (
+          <div class="attachment">
+            {IMAGE.test(m.oobUrl) && <img src={m.oobUrl} alt="attached image" loading="lazy" class="preview" data-testid="image-preview" />}
+            <a href={m.oobUrl} target="_blank" rel="noopener noreferrer" download data-testid="attachment-link">{decodeURIComponent(m.oobUrl.split('/').pop() || 'file')}</a>
+          </div>
+        ) : <p class="body" data-testid="body">{linkify(m.body)}</p>
+      )}
+      {m.invite && <p class="invite">Invitation to <button class="link" onClick={() => { client.joinRoom(m.invite!.room, client.defaultNick(), m.invite!.password); client.open(m.invite!.room); }}>{m.invite.room}</button>{m.invite.reason ? `: ${m.invite.reason}` : ''}</p>}
+      {m.form && m.form.type === 'form' && <FormInline form={m.form} onSubmit={(v) => client.replyForm(conv.jid, m.form!, v)} />}
+      {m.error && <p class="error" role="alert" data-testid="send-error">Not delivered: {m.error}</p>}
+      {Object.keys(m.reactions).length > 0 && (
+        <div class="reactions" data-testid="reactions">
+          {Object.entries(m.reactions).map(([e, who]) => (
+            <button key={e} class={'reaction' + (who.includes(p.me) ? ' mine' : '')} title={who.join(', ')}
+              aria-label={`${e} by ${who.join(', ')}`} onClick={() => client.react(conv.jid, m, e)}>{e} {who.length}</button>
+          ))}
+        </div>
+      )}
+      <footer class="msg-actions">
+        {m.outgoing && !p.isRoom && <span class="delivery" data-testid="delivery" data-state={m.delivery} aria-label={`delivery: ${m.delivery}`}>{DELIVERY[m.delivery]}</span>}
+        {!m.retracted && <>
+          <button class="link" onClick={p.onReply}>Reply</button>
+          <button class="link" aria-expanded={menu === 'react'} data-testid="react" onClick={() => setMenu(menu === 'react' ? null : 'react')}>React</button>
+          <button class="link" aria-expanded={menu === 'forward'} onClick={() => setMenu(menu === 'forward' ? null : 'forward')}>Forward</button>
+          {m.outgoing && <button class="link" onClick={p.onEdit}>Edit</button>}
+          {m.outgoing && <button class="link" onClick={() => client.retract(conv.jid, m)}>Retract</button>}
+          {p.isRoom && p.canModerate && !m.outgoing && <button class="link" onClick={() => client.moderate(conv.jid, { nick: m.author, role: 'none' }, 'kicked by a moderator')}>Kick</button>}
+        </>}
+      </footer>
+      {menu === 'react' && (
+        <div class="picker" role="menu" aria-label="Reactions">
+          {QUICK.map((e) => <button key={e} role="menuitem" data-testid="reaction-option" onClick={() => { client.react(conv.jid, m, e); setMenu(null); }}>{e}</button>)}
+        </div>
+      )}
+      {menu === 'forward' && (
+        <div class="picker" role="menu" aria-label="Forward to">
+          {[...p.contacts, ...p.rooms].filter((j) => j !== conv.jid).slice(0, 30).map((j) => (
+            <button key={j} role="menuitem" onClick={() => { client.forward(m, conv.jid, j); setMenu(null); }}>{j}</button>
+          ))}
+        </div>
+      )}
+    </article>
+  );
+}
