@@ -231,6 +231,9 @@ uint64_t session_id(const struct session *s);
 /* Write a stanza straight to a session of the current worker (pre-auth
  * answers; borrows st). Peer address and whether the stream is encrypted. */
 void session_reply(struct session *s, struct stanza *st);
+/* True while a session's connection is lost and XEP-0198 keeps it for a
+ * resumption (stanzas delivered to it wait in its queue). */
+bool session_detached(const struct session *s);
 const char *session_peer(const struct session *s);
 /* End a session with a stream error (condition NULL: a plain close). */
 void session_close(struct session *s, const char *condition, const char *text);

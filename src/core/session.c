@@ -37,6 +37,7 @@ struct session *session_find(uint64_t id) { return map_iget(sessions(), id); }
 void session_reply(struct session *s, struct stanza *st) { s->ops->deliver_raw(s, stanza_freeze(st)); }
 const char *session_peer(const struct session *s) { return s->peer ? s->peer : "?"; }
 bool session_encrypted(const struct session *s) { return s->encrypted; }
+bool session_detached(const struct session *s) { return s->detached; }
 void *session_data(struct session *s, const struct module *m) { return s->data[m->index]; }
 void session_set_data(struct session *s, const struct module *m, void *d) { s->data[m->index] = d; }
 const struct jid *session_jid(const struct session *s) { return s->jid; }

@@ -30,6 +30,7 @@ struct session {
     char *full;      /* the full JID as a string once bound, else NULL */
     const char *peer; /* the client's IP address (owned by the transport) */
     bool encrypted;   /* TLS is up */
+    bool detached;    /* XEP-0198: connection lost, waiting for a resumption */
     void **data; /* per-module state, by module index */
 };
 

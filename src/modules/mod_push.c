@@ -499,7 +499,10 @@ static void push_on_owner(struct worker *w, void *arg)
  * see it, so the owner pushes (the message is still delivered). */
 static int push_session_deliver(struct hook_ctx *ctx)
 {
-    if (!session_data(ctx->sess, &mod_push) || !push_worthy(ctx->st))
+    /* away: CSI-inactive, or the connection is lost and stream management
+     * holds the session (XEP-0357 §5: the client cannot see it now) */
+    if ((!session_data(ctx->sess, &mod_push) && !session_detached(ctx->sess)) ||
+        !push_worthy(ctx->st))
         return HOOK_PASS;
     const struct jid *me = session_jid(ctx->sess);
     if (!me || !ctx->host)

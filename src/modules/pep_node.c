@@ -17,6 +17,7 @@
 #include "aldis/log.h"
 #include "aldis/store_pubsub.h"
 #include "modules/pep.h"
+#include "core/security.h"
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -937,8 +938,14 @@ int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
     struct xml_node *out = xml_add_child(reply, ps_el, "items", NS_PUBSUB);
     xml_set_attr(reply, out, "node", node->name);
     struct xml_node *want = xml_child(items_el, "item", NS_PUBSUB);
+    /* XEP-0314 / ARCHITECTURE.md §6: an item whose label the requester's
+     * clearance does not permit is left out (and audited), as if absent. */
+    const char *requester = stanza_attr(iq, "from");
+    const char *service = stanza_attr(iq, "to") ? stanza_attr(iq, "to") : requester;
     for (size_t i = first; i < node->nitems; i++) {
         const struct pep_item *it = &node->items[i];
+        if (it->payload && !security_item_visible(requester, it->payload->root, service))
+            continue;
         if (want) {
             bool asked = false;
             for (struct xml_node *w = want; w && !asked; w = xml_next(w, "item", NS_PUBSUB))

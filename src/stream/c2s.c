@@ -318,6 +318,7 @@ static void on_conn_closed(struct conn *conn)
     if (c->s.bound && c->sm.resumable && !c->sm.no_resume && c->state != C2S_CLOSING) {
         /* XEP-0198 §5: keep the session for a resumption */
         c->state = C2S_DETACHED;
+        c->s.detached = true;
         log_info("c2s", "%s: connection lost, %s resumable for %u s (%zu unacked)", conn->peer,
                  c->s.full, cfg->sm_resume_timeout, c->sm.qlen);
         uv_timer_start(&c->timer, on_timer, (uint64_t)cfg->sm_resume_timeout * 1000, 0);

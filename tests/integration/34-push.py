@@ -8,13 +8,15 @@ registration."""
 
 import asyncio
 import os
+import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import (Server, TestFailure, assert_no_stanza, connect, disconnect,  # noqa: E402
-                     run_tests, wait_stanza)
+from harness import (RawClient, Server, TestFailure, assert_no_stanza, connect,  # noqa: E402
+                     disconnect, run_tests, wait_stanza)
 from pep_util import (DATA, EVENT, INFO, event_of, expect_result, form_values, iq,  # noqa: E402
                       ps_create, ps_owner, ps_subscribe, ps_user, service, subscription_of)
 
@@ -115,6 +117,33 @@ async def test_inactive_session_pushed(srv):
     await assert_no_stanza(app, notification("dev2"), what="notification to an active session")
 
 
+async def test_detached_session_pushed(srv):
+    """A session whose connection died and that stream management keeps
+    for a resumption cannot see messages: they are pushed."""
+    bare, pw = srv.new_user()
+    b = await ps_user(srv, "bob")
+    app = await app_server(srv, "dev4", bare)
+    r = RawClient(srv)
+    full = r.login(bare.split("@")[0], pw, "phone")
+    r.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+    r.expect(r"<enabled\b")
+    reply = r.iq("<enable xmlns='%s' jid='%s' node='dev4'/>" % (PUSH, service(srv)), type="set")
+    if "type='result'" not in reply and 'type="result"' not in reply:
+        raise TestFailure("push enable: %s" % reply)
+    r.send("<presence/>")
+    r.roundtrip()
+    r.send("<r xmlns='urn:xmpp:sm:3'/>")
+    r.expect(r"<a\b")
+    # a TCP reset: the session is detached, not closed
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    r.sock.close()
+    await asyncio.sleep(harness.scaled(0.5))
+    await chat(b, full, "while the link is down")
+    ev = await wait_stanza(app, notification("dev4"))
+    if summary(ev, "dev4").get("message-count") != ["1"]:
+        raise TestFailure("summary: %s" % summary(ev, "dev4"))
+
+
 async def test_app_server_error_disables(srv):
     a = await ps_user(srv, "alice")
     b = await ps_user(srv, "bob")
@@ -148,5 +177,6 @@ if __name__ == "__main__":
         test_feature,
         test_offline_message_pushed,
         test_inactive_session_pushed,
+        test_detached_session_pushed,
         test_app_server_error_disables,
     ], srv=Server())
