@@ -338,20 +338,8 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
             return 0;
         }
     }
-    char from[JID_STR_MAX];
-    jid_full(ctx->from, from, sizeof from);
-    pep_item_put(node, id, from, payload, size);
-    const struct pep_item *stored = pep_item_find(node, id);
-    pep_store_item(ctx->acct->bare, node, stored);
-
-    /* §7.1.2: the result names the item id (it may be ours). */
-    struct stanza *reply = stanza_iq_result(ctx->iq);
-    struct xml_node *ps_el = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
-    struct xml_node *pub = xml_add_child(reply, ps_el, "publish", NS_PUBSUB);
-    xml_set_attr(reply, pub, "node", name);
-    struct xml_node *it = xml_add_child(reply, pub, "item", NS_PUBSUB);
-    xml_set_attr(reply, it, "id", id);
-    router_route(reply);
+    const struct pep_item *stored =
+        pep_publish_commit(ctx->acct->bare, node, ctx->iq, ctx->from, id, payload, size);
 
     pep_notify_item(ctx->acct, node, stored);
     pep_bookmarks_changed(ctx->acct, name, node);

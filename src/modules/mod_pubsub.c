@@ -291,19 +291,8 @@ static int op_publish(struct pubsub_req *r, const struct xml_node *publish)
         stanza_unref(payload);
         return 0;
     }
-    char from[JID_STR_MAX];
-    jid_full(r->from, from, sizeof from);
-    pep_item_put(node, id, from, payload, size);
-    const struct pep_item *stored = pep_item_find(node, id);
-    pep_store_item(r->s->domain, node, stored);
-
-    struct stanza *reply = stanza_iq_result(r->iq);
-    struct xml_node *ps = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
-    struct xml_node *pub = xml_add_child(reply, ps, "publish", NS_PUBSUB);
-    xml_set_attr(reply, pub, "node", name);
-    struct xml_node *it = xml_add_child(reply, pub, "item", NS_PUBSUB);
-    xml_set_attr(reply, it, "id", id);
-    router_route(reply);
+    const struct pep_item *stored =
+        pep_publish_commit(r->s->domain, node, r->iq, r->from, id, payload, size);
     notify_item(r->s, node, stored);
     return 0;
 }

@@ -229,6 +229,13 @@ void pep_store_item(const char *service, const struct pep_node *node,
 
 /* ---- protocol pieces shared by PEP and the service -------------------------- */
 
+/* The end of a publish (XEP-0060 §7.1.2): keep the item (taking `payload`'s
+ * reference), write it through under `service`, and answer `iq` with the
+ * item id (it may be ours). Returns the stored item, for the notifications. */
+const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
+                                          const struct stanza *iq, const struct jid *publisher,
+                                          const char *id, struct stanza *payload, size_t size);
+
 /* Route an error reply to `iq`, with an optional XEP-0060 §7 application
  * condition in the pubsub#errors namespace (and its 'feature' for
  * unsupported). Returns 0. */

@@ -920,6 +920,26 @@ int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_
     return 0;
 }
 
+const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
+                                          const struct stanza *iq, const struct jid *publisher,
+                                          const char *id, struct stanza *payload, size_t size)
+{
+    char from[JID_STR_MAX];
+    jid_full(publisher, from, sizeof from);
+    pep_item_put(node, id, from, payload, size);
+    const struct pep_item *stored = pep_item_find(node, id);
+    pep_store_item(service, node, stored);
+
+    struct stanza *reply = stanza_iq_result(iq);
+    struct xml_node *ps_el = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
+    struct xml_node *pub = xml_add_child(reply, ps_el, "publish", NS_PUBSUB);
+    xml_set_attr(reply, pub, "node", node->name);
+    struct xml_node *it = xml_add_child(reply, pub, "item", NS_PUBSUB);
+    xml_set_attr(reply, it, "id", id);
+    router_route(reply);
+    return stored;
+}
+
 int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
                      const struct xml_node *items_el)
 {

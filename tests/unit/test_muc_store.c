@@ -107,8 +107,8 @@ static void test_hostile_documents(void **state)
         "not xml",
         "<room xmlns='urn:other'/>",
         "<room xmlns='urn:aldis:muc:0'/>",                          /* no config */
-        "<room xmlns='urn:aldis:muc:0' secret='zz112233445566778899aabbccddeeff'>"
-        "<config/></room>",                                         /* bad hex */
+        ("<room xmlns='urn:aldis:muc:0' secret='zz112233445566778899aabbccddeeff'>"
+         "<config/></room>"),                                       /* bad hex */
     };
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         struct muc_room *r = room_new();
