@@ -56,23 +56,42 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ThreadSanitiz
                      "LeakSanitizer")
 
 
-def _timeout_scale():
-    env = os.environ.get("ALDIS_TIMEOUT_SCALE")
-    if env:
-        return float(env)
+def _build_option(name):
+    """True when the build directory was configured with `name`=ON."""
     try:
         with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
             cache = f.read()
     except OSError:
-        return 1.0
-    if re.search(r"^ALDIS_TSAN:BOOL=ON", cache, re.M):
+        return False
+    return re.search(r"^%s:BOOL=ON" % name, cache, re.M) is not None
+
+
+TSAN_BUILD = _build_option("ALDIS_TSAN")
+
+
+def _timeout_scale():
+    env = os.environ.get("ALDIS_TIMEOUT_SCALE")
+    if env:
+        return float(env)
+    if TSAN_BUILD:
         return 3.0
-    if re.search(r"^ALDIS_ASAN:BOOL=ON", cache, re.M):
+    if _build_option("ALDIS_ASAN"):
         return 2.0
     return 1.0
 
 
 SCALE = _timeout_scale()
+
+
+def _daemon_env():
+    """The daemon's environment: under TSan, the suppressions of third-party
+    races (tests/tsan.supp) are added to TSAN_OPTIONS."""
+    env = dict(os.environ)
+    if TSAN_BUILD and "suppressions=" not in env.get("TSAN_OPTIONS", ""):
+        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tsan.supp")
+        env["TSAN_OPTIONS"] = ("suppressions=%s %s" % (os.path.abspath(supp),
+                                                       env.get("TSAN_OPTIONS", ""))).strip()
+    return env
 DEFAULT_MECH = "SCRAM-SHA-256"  # what connect(), auth() and login() use unless told
 TIMEOUT = 5.0 * SCALE  # default for every wait: failures must be fast
 
@@ -421,7 +440,7 @@ class Server:
         self._log.flush()
         self.proc = subprocess.Popen([ALDIS, "--config", self.config_path], cwd=self.dir,
                                      stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=_daemon_env())
         deadline = time.monotonic() + scaled(15)
         while True:
             if self.proc.poll() is not None:
