@@ -16,7 +16,8 @@
     X(EAUTH, -10, "authentication failed")                                     \
     X(ENOTHANDLED, -11, "not handled")                                         \
     X(ECLOSED, -12, "closed")                                                  \
-    X(ETLS, -13, "TLS error")
+    X(ETLS, -13, "TLS error")                                                  \
+    X(EEXPIRED, -14, "expired")
 
 enum aldis_error {
 #define ALDIS_ERR_ENUM(name, code, msg) ALDIS_##name = (code),

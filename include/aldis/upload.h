@@ -8,7 +8,7 @@
  * Paths are the part of the URL after the upload prefix, e.g. for
  * "https://upload.example.org:5281/upload/SLOT/photo.jpg?v=SIG&e=EXPIRY"
  * the HTTP server passes path "SLOT/photo.jpg" and query "v=SIG&e=EXPIRY".
- * Statuses are HTTP status codes (201, 200, 206, 400, 403, 404, 409, 413,
+ * Statuses are HTTP status codes (201, 200, 206, 400, 401, 403, 404, 409, 413,
  * 416, 500, 503) with a short plain-text reason in `why`. */
 #ifndef ALDIS_UPLOAD_H
 #define ALDIS_UPLOAD_H
@@ -48,21 +48,24 @@ void upload_put_abort(struct upload_put *u);
 
 /* ---- GET / HEAD --------------------------------------------------------- */
 
-/* Who is asking, when known: the bare JID the HTTP server authenticated
- * (NULL for an anonymous request). Labelled files are only served to a
- * requester whose clearance permits the label (403 otherwise). */
+/* Who is asking: the request's Authorization header, "Bearer TOKEN" with
+ * a download token the upload service hands its users over XMPP
+ * (urn:aldis:upload:auth:0), or NULL. Labelled files are only served to a
+ * requester whose clearance permits the label: 401 without a valid token,
+ * 403 with the token of someone not cleared. */
 struct upload_file_info {
     int fd;                   /* open for reading; the caller closes it */
     uint64_t size;
     const char *content_type; /* valid until upload_get_close */
     const char *filename;
     int64_t created;          /* unix seconds, for Last-Modified */
+    int restricted;           /* labelled: no shared caching */
 };
 typedef void (*upload_open_cb)(void *ud, int status, const char *why,
                                struct upload_get *g, const struct upload_file_info *info);
 /* Look the file up (asynchronously: metadata lives in the store) and open
  * it. `cb` gets 200 with `g`/`info`, or an error status with g == NULL. */
-void upload_get_open(const char *path, const char *requester, upload_open_cb cb, void *ud);
+void upload_get_open(const char *path, const char *authorization, upload_open_cb cb, void *ud);
 void upload_get_close(struct upload_get *g);
 
 #endif

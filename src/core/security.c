@@ -52,6 +52,7 @@ static const char *const path_names[SECURITY_PATH_COUNT] = {
     [SECURITY_PATH_DELIVER] = "deliver", [SECURITY_PATH_OFFLINE] = "offline",
     [SECURITY_PATH_ARCHIVE] = "archive", [SECURITY_PATH_PUBSUB] = "pubsub",
     [SECURITY_PATH_MUC] = "muc",         [SECURITY_PATH_CATALOG] = "catalog",
+    [SECURITY_PATH_UPLOAD] = "upload",
 };
 
 const char *security_path_name(enum security_path path)
@@ -561,20 +562,29 @@ int security_subject_permits(const char *jid, const struct stanza *st, enum secu
     return v == SECURITY_PERMIT ? 0 : ALDIS_EAUTH;
 }
 
-bool security_item_visible(const char *jid, const struct xml_node *item, const char *service)
+bool security_element_visible(const char *jid, const struct xml_node *el, enum security_path path,
+                              const char *source)
 {
     char label[128], why[256], bare[JID_STR_MAX];
-    if (!sec.policy || !item)
+    if (!sec.policy || !el)
         return true;
     pthread_rwlock_rdlock(&snapshot_lock);
-    const struct clearance *c = subject_clearance(bare_of(jid, bare, sizeof bare));
-    enum security_verdict v = security_decide(sec.policy, sec.dflt, sec.dflt_is_floor, c, item,
+    const struct clearance *c = jid ? subject_clearance(bare_of(jid, bare, sizeof bare)) : sec.floor;
+    enum security_verdict v = security_decide(sec.policy, sec.dflt, sec.dflt_is_floor, c, el,
                                               label, sizeof label, why, sizeof why);
     pthread_rwlock_unlock(&snapshot_lock);
-    if (v != SECURITY_PERMIT)
-        audit(v == SECURITY_MALFORMED ? "refuse" : "deny", SECURITY_PATH_PUBSUB, service, jid,
+    if (v != SECURITY_PERMIT) {
+        audit(v == SECURITY_MALFORMED ? "refuse" : "deny", path, source, jid ? jid : "anonymous",
               label, why);
+    } else if (sec.audit_deliveries && strcmp(label, "-") != 0) {
+        audit("permit", path, source, jid, label, "cleared");
+    }
     return v == SECURITY_PERMIT;
+}
+
+bool security_item_visible(const char *jid, const struct xml_node *item, const char *service)
+{
+    return security_element_visible(jid, item, SECURITY_PATH_PUBSUB, service);
 }
 
 /* ---- rooms --------------------------------------------------------------- */

@@ -38,6 +38,7 @@ enum security_path {
     SECURITY_PATH_PUBSUB,    /* PEP/PubSub item retrieval or notification */
     SECURITY_PATH_MUC,       /* room join, message, history, private message */
     SECURITY_PATH_CATALOG,   /* XEP-0258 catalog request */
+    SECURITY_PATH_UPLOAD,    /* XEP-0363 download of a labelled file */
     SECURITY_PATH_COUNT
 };
 
@@ -124,6 +125,11 @@ int security_account_permits(const struct account *acct, const struct stanza *st
 int security_subject_permits(const char *jid, const struct stanza *st, enum security_path path,
                              const char *source);
 bool security_item_visible(const char *jid, const struct xml_node *item, const char *service);
+/* The same for any element carrying labels (an uploaded file's stored
+ * <securitylabel/>, say) on `path`; jid NULL is an anonymous requester,
+ * who holds the policy's lowest clearance. */
+bool security_element_visible(const char *jid, const struct xml_node *el, enum security_path path,
+                              const char *source);
 
 /* ---- rooms (MUC) --------------------------------------------------------- */
 

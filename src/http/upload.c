@@ -21,6 +21,7 @@
 #include "http/metrics.h"
 
 #define UPLOAD_CHUNK (64 * 1024) /* bytes per write while downloading */
+#define UPLOAD_AUTH_MAX 1024     /* bytes of an Authorization header we read */
 /* a refused PUT's body up to this size is read and dropped so the client
  * sees the answer; beyond it the connection is closed after answering */
 #define UPLOAD_DISCARD_MAX (64u * 1024 * 1024)
@@ -46,6 +47,7 @@ struct upload_req {
     char range[80];
     char last_modified[40];
     uint64_t size;
+    bool restricted;        /* a labelled file: never kept by shared caches */
 };
 
 /* XEP-0363 §5: the web client is served from the host's origin while slot
@@ -53,11 +55,19 @@ struct upload_req {
  * (the URL itself is the capability; no cookies are involved). */
 static const char *const cors_headers[] = {"access-control-allow-origin:", "*", NULL};
 
+/* 401 carries the challenge of RFC 6750 §3 (download tokens). */
+static const char *const cors_auth_headers[] = {
+    "access-control-allow-origin:", "*",
+    "www-authenticate:", "Bearer realm=\"upload\"",
+    NULL,
+};
+
 static int upload_error(struct lws *wsi, int status, const char *text)
 {
     char body[256];
     int n = snprintf(body, sizeof body, "%d %s\n", status, text);
-    return http_respond(wsi, status, "text/plain; charset=utf-8", cors_headers, body,
+    return http_respond(wsi, status, "text/plain; charset=utf-8",
+                        status == 401 ? cors_auth_headers : cors_headers, body,
                         (size_t)n < sizeof body ? (size_t)n : sizeof body - 1);
 }
 
@@ -253,6 +263,7 @@ static void get_opened(void *ud, int status, const char *why, struct upload_get 
         struct tm tm;
         gmtime_r(&t, &tm);
         strftime(r->last_modified, sizeof r->last_modified, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        r->restricted = info->restricted;
         r->off = 0;
         r->end = r->size;
         int pr = r->range[0] ? http_range_parse(r->range, r->size, &r->off, &r->end) : 0;
@@ -282,7 +293,10 @@ static int get_begin(struct lws *wsi, struct http_pss *pss, const char *path, bo
         r->range[0] = '\0';
     pss->route_state = r;
     r->refs++;
-    upload_get_open(rest, NULL, get_opened, r);
+    char auth[UPLOAD_AUTH_MAX];
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+        auth[0] = '\0';
+    upload_get_open(rest, auth[0] ? auth : NULL, get_opened, r);
     return 0;
 }
 
@@ -305,7 +319,8 @@ static int get_headers(struct lws *wsi, struct upload_req *r)
         /* an uploaded HTML or SVG file must not run as this origin's page */
         "content-security-policy:", "default-src 'none'; sandbox",
         "x-content-type-options:", "nosniff",
-        "cache-control:", "private, max-age=86400",
+        "cache-control:", r->restricted ? "private, no-store" : "private, max-age=86400",
+        "vary:", "Authorization",
         r->status == 200 ? NULL : "content-range:", cr,
         NULL,
     };

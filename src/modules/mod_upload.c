@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "aldis/buf.h"
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "aldis/module.h"
@@ -30,12 +31,17 @@
 #include "aldis/upload.h"
 #include "aldis/worker.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "modules/upload_internal.h"
 
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_PING "urn:xmpp:ping"
 #define NS_DATA "jabber:x:data"
+/* Download tokens for labelled files (docs/security-labels.md). */
+#define NS_UPLOAD_AUTH "urn:aldis:upload:auth:0"
+/* Bytes of a file's stored <securitylabel/>. */
+#define UPLOAD_LABEL_MAX 16384
 
 #define UPLOAD_SWEEP_BATCH 256
 /* An unused slot's row stays this long past its expiry, so an upload that
@@ -86,7 +92,7 @@ static void service_disco_info(struct stanza *iq)
     xml_set_attr(reply, id, "type", "file");
     xml_set_attr(reply, id, "name", "HTTP File Upload");
     static const char *const features[] = {NS_DISCO_INFO, NS_DISCO_ITEMS, NS_HTTP_UPLOAD,
-                                           NS_PING, NULL};
+                                           NS_UPLOAD_AUTH, NS_PING, NULL};
     for (const char *const *f = features; *f; f++) {
         struct xml_node *fe = xml_add_child(reply, q, "feature", NULL);
         xml_set_attr(reply, fe, "var", *f);
@@ -110,7 +116,16 @@ struct slot_req {
     char owner[JID_STR_MAX];
     char filename[UPLOAD_FILENAME_MAX + 1];
     char ctype[UPLOAD_CTYPE_MAX + 1];
+    char *label; /* the file's <securitylabel/>, serialised, or NULL */
 };
+
+static void slot_req_free(struct slot_req *r)
+{
+    if (r->iq)
+        stanza_unref(r->iq);
+    free(r->label);
+    free(r);
+}
 
 /* An error with the XEP-0363 child: <file-too-large> or <retry>. */
 static struct xml_node *error_child(struct stanza *reply, const char *name)
@@ -217,8 +232,7 @@ static void slot_added(void *ud, int err, const struct upload_usage *usage)
         log_warn("upload", "slot for %s not recorded: %s", r->owner, aldis_strerror(err));
         router_bounce(r->iq, "wait", "internal-server-error", NULL);
     }
-    stanza_unref(r->iq);
-    free(r);
+    slot_req_free(r);
 }
 
 /* A size attribute: decimal digits only (xs:long, no sign). */
@@ -233,6 +247,32 @@ static int parse_size(const char *s, uint64_t *out)
         v = v * 10 + (uint64_t)(*s - '0');
     }
     *out = v;
+    return 0;
+}
+
+/* A slot request may carry one XEP-0258 <securitylabel/> inside <request/>
+ * (an IQ get has exactly one child, RFC 6120 §8.2.3):
+ * the file is then labelled, and served only to requesters cleared for it
+ * (upload_http.c). Whether the uploader may apply the label was decided
+ * when the request left its session (security_session_send). *out gets
+ * the label serialised (NULL: unlabelled). */
+static int slot_label(const struct stanza *iq, char **out)
+{
+    const struct xml_node *found[2];
+    *out = NULL;
+    int n = security_labels_find(iq->root, found, 2, SECURITY_LABEL_DEPTH_MAX);
+    if (n < 0 || n > 1)
+        return ALDIS_EINVAL;
+    if (n == 0)
+        return 0;
+    struct buf b;
+    buf_init(&b);
+    xml_serialize(found[0], "jabber:client", &b);
+    if (b.len == 0 || b.len > UPLOAD_LABEL_MAX) {
+        buf_free(&b);
+        return ALDIS_ELIMIT;
+    }
+    *out = buf_steal(&b, NULL);
     return 0;
 }
 
@@ -269,6 +309,10 @@ static void slot_request(struct service *svc, struct stanza *iq, struct xml_node
         reply_too_large(iq);
         goto fail;
     }
+    if (slot_label(iq, &r->label) < 0) {
+        router_bounce(iq, "modify", "bad-request", "A file carries at most one security label");
+        goto fail;
+    }
     if (upload__id_new(r->id) < 0) {
         router_bounce(iq, "wait", "internal-server-error", NULL);
         goto fail;
@@ -279,11 +323,35 @@ static void slot_request(struct service *svc, struct stanza *iq, struct xml_node
     int64_t now = now_seconds();
     r->rec = (struct upload_rec){.id = r->id, .owner = r->owner, .filename = r->filename,
                                  .content_type = r->ctype, .size = size, .created = now,
-                                 .expires = now + upload_opts.slot_lifetime};
+                                 .expires = now + upload_opts.slot_lifetime, .label = r->label};
     store_upload_add(&r->rec, upload_opts.quota, slot_added, r);
     return;
 fail:
-    free(r);
+    slot_req_free(r);
+}
+
+/* A download token for the requester (urn:aldis:upload:auth:0): labelled
+ * files are served to `Authorization: Bearer TOKEN` naming a user cleared
+ * for the label. Only the host's own users: the token stands for them. */
+static void token_request(struct service *svc, struct stanza *iq, const struct jid *from)
+{
+    char bare[JID_STR_MAX], token[UPLOAD_TOKEN_MAX], stamp[32];
+    if (!from->local || strcmp(from->domain, svc->host->domain) != 0) {
+        router_bounce(iq, "cancel", "not-allowed", "Only local users get download tokens");
+        return;
+    }
+    int64_t expires = now_seconds() + upload_opts.token_lifetime;
+    if (upload__token_make(upload_opts.secret, upload_opts.secret_len,
+                           jid_bare(from, bare, sizeof bare), expires, token, sizeof token) < 0) {
+        router_bounce(iq, "wait", "internal-server-error", NULL);
+        return;
+    }
+    format_stamp(expires, stamp, sizeof stamp);
+    struct stanza *reply = stanza_iq_result(iq);
+    struct xml_node *t = xml_add_child(reply, reply->root, "token", NS_UPLOAD_AUTH);
+    xml_set_attr(reply, t, "expires", stamp);
+    xml_add_text(reply, t, token, strlen(token));
+    router_route(reply);
 }
 
 static void upload_stanza(struct service *svc, struct stanza *st, const struct jid *to,
@@ -311,6 +379,8 @@ static void upload_stanza(struct service *svc, struct stanza *st, const struct j
             slot_request(svc, st, payload, from);
         else
             router_bounce(st, "modify", "bad-request", "A slot request is an IQ get");
+    } else if (xml_is(payload, "token", NS_UPLOAD_AUTH) && get) {
+        token_request(svc, st, from);
     } else if (xml_is(payload, "query", NS_DISCO_INFO) && get) {
         if (xml_attr(payload, "node"))
             router_bounce(st, "cancel", "item-not-found", NULL);
@@ -522,7 +592,7 @@ static bool enabled_anywhere(const struct config *cfg)
 
 static int upload_init(const struct config *cfg, char *err, size_t errlen)
 {
-    long max_size, quota, lifetime, retention, sweep;
+    long max_size, quota, lifetime, retention, sweep, token_lifetime;
     int rc;
     if ((rc = config_module_int(cfg, "upload", "max_file_size", 100L << 20, 1, 1L << 40,
                                 &max_size, err, errlen)) < 0 ||
@@ -533,7 +603,9 @@ static int upload_init(const struct config *cfg, char *err, size_t errlen)
         (rc = config_module_int(cfg, "upload", "retention", 0, 0, 36500, &retention, err,
                                 errlen)) < 0 ||
         (rc = config_module_int(cfg, "upload", "sweep_interval", 3600, 1, 86400, &sweep, err,
-                                errlen)) < 0)
+                                errlen)) < 0 ||
+        (rc = config_module_int(cfg, "upload", "token_lifetime", 3600, 60, 7 * 86400,
+                                &token_lifetime, err, errlen)) < 0)
         return rc;
     const char *dir = config_module_str(cfg, "upload", "dir", "uploads");
     const char *secret = config_module_str(cfg, "upload", "secret", NULL);
@@ -542,6 +614,7 @@ static int upload_init(const struct config *cfg, char *err, size_t errlen)
     upload_opts.slot_lifetime = lifetime;
     upload_opts.retention_days = retention;
     upload_opts.sweep_interval = sweep;
+    upload_opts.token_lifetime = token_lifetime;
     fallback_scheme = cfg->https.port ? "https" : cfg->http.port ? "http" : NULL;
     fallback_port = cfg->https.port ? cfg->https.port : cfg->http.port;
     if (!enabled_anywhere(cfg))

@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aldis/buf.h"
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "aldis/store_upload.h"
 #include "aldis/upload.h"
 #include "aldis/worker.h"
+#include "core/security.h"
 #include "modules/upload_internal.h"
 
 #define BASE_URL_MAX 256
@@ -290,7 +292,8 @@ struct upload_get {
 struct get_req {
     upload_open_cb cb;
     void *ud;
-    char *requester;
+    char requester[UPLOAD_TOKEN_JID_MAX + 1]; /* from the token; "" = anonymous */
+    bool token_bad;                           /* a token was given and refused */
     struct upload_path path;
     int status;
     const char *why;
@@ -298,7 +301,6 @@ struct get_req {
 
 static void get_req_free(struct get_req *r)
 {
-    free(r->requester);
     free(r);
 }
 
@@ -310,15 +312,26 @@ static void get_fail(struct worker *w, void *arg)
     get_req_free(r);
 }
 
-/* May `requester` (a bare JID, NULL when anonymous) have this file?
- * Unlabelled files are capabilities: whoever knows the unguessable URL
- * (XEP-0363 §7). A labelled file needs the access decision of the labels
- * work (ARCHITECTURE.md §6); until that is wired here, labelled files are
- * refused to everyone, never served. */
+/* May `requester` (a bare JID, NULL when anonymous) have this file? The
+ * one decision of the labels work (ARCHITECTURE.md §6) over the file's
+ * stored label; an unlabelled file takes the policy's default label, so
+ * with the usual default (the lowest classification) it stays a
+ * capability: whoever knows the unguessable URL (XEP-0363 §7). */
 static bool file_access_permitted(const struct upload_rec *rec, const char *requester)
 {
-    (void)requester;
-    return rec->label == NULL;
+    /* The decision looks for labels inside an element: wrap the stored one. */
+    struct buf b;
+    buf_init(&b);
+    buf_printf(&b, "<file>%s</file>", rec->label ? rec->label : "");
+    struct stanza *label = stanza_parse(b.data, b.len);
+    buf_free(&b);
+    if (!label) {
+        log_warn("upload", "file %s: stored label unreadable; refusing it", rec->id);
+        return false;
+    }
+    bool ok = security_element_visible(requester, label->root, SECURITY_PATH_UPLOAD, rec->owner);
+    stanza_unref(label);
+    return ok;
 }
 
 static void get_found(void *ud, int err, const struct upload_rec *rec)
@@ -335,8 +348,16 @@ static void get_found(void *ud, int err, const struct upload_rec *rec)
         get_fail(NULL, r);
         return;
     }
-    if (!file_access_permitted(rec, r->requester)) {
-        r->status = 403, r->why = "not cleared for this file";
+    if (!file_access_permitted(rec, r->requester[0] ? r->requester : NULL)) {
+        /* RFC 6750 §3: no (valid) token is 401 with a challenge; a valid
+         * token of someone not cleared is 403. Either way nothing about
+         * the file (type, size, name) goes out. */
+        if (r->requester[0])
+            r->status = 403, r->why = "not cleared for this file";
+        else if (r->token_bad)
+            r->status = 401, r->why = "download token invalid or expired";
+        else
+            r->status = 401, r->why = "this file is labelled: authenticate with a download token";
         get_fail(NULL, r);
         return;
     }
@@ -364,21 +385,33 @@ static void get_found(void *ud, int err, const struct upload_rec *rec)
     ALDIS_ASSERT(g->content_type && g->filename);
     struct upload_file_info info = {.fd = fd, .size = rec->size,
                                     .content_type = g->content_type,
-                                    .filename = g->filename, .created = rec->created};
+                                    .filename = g->filename, .created = rec->created,
+                                    .restricted = rec->label != NULL};
     r->cb(r->ud, 200, "OK", g, &info);
     get_req_free(r);
 }
 
-void upload_get_open(const char *path, const char *requester, upload_open_cb cb, void *ud)
+/* "Bearer TOKEN" (RFC 6750 §2.1; the scheme is case-insensitive). */
+static void get_credentials(struct get_req *r, const char *authorization)
+{
+    if (!authorization || !*authorization)
+        return;
+    if (strncasecmp(authorization, "Bearer ", 7) != 0 ||
+        upload__token_check(upload_opts.secret, upload_opts.secret_len, authorization + 7,
+                            (int64_t)time(NULL), r->requester, sizeof r->requester) < 0) {
+        r->requester[0] = '\0';
+        r->token_bad = true;
+    }
+}
+
+void upload_get_open(const char *path, const char *authorization, upload_open_cb cb, void *ud)
 {
     struct get_req *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
     r->cb = cb;
     r->ud = ud;
-    if (requester) {
-        r->requester = strdup(requester);
-        ALDIS_ASSERT(r->requester != NULL);
-    }
+    if (upload_opts.ready)
+        get_credentials(r, authorization);
     if (!upload_opts.ready) {
         r->status = 503, r->why = "uploads are not enabled";
         defer(get_fail, r);

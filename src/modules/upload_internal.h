@@ -25,6 +25,7 @@ struct upload_options {
     int64_t slot_lifetime;   /* seconds a PUT URL stays valid */
     int64_t retention_days;  /* 0 = keep files */
     int64_t sweep_interval;  /* seconds between retention sweeps */
+    int64_t token_lifetime;  /* seconds a download token stays valid */
     char *dir;               /* absolute: files/, tmp/, secret under it */
     unsigned char secret[UPLOAD_SECRET_MAX];
     size_t secret_len;
@@ -40,6 +41,17 @@ int upload__sign(const unsigned char *key, size_t keylen, const char *id, const 
 /* Constant-time equality of two signatures in hex (false unless both are
  * UPLOAD_SIG_HEX long). */
 bool upload__sig_equal(const char *a, const char *b);
+
+/* Download tokens (Authorization: Bearer, for labelled files): made for an
+ * authenticated bare JID over XMPP, checked by the HTTP side.
+ * upload__token_check gives the JID, or ALDIS_EINVAL (malformed),
+ * ALDIS_EAUTH (bad signature), ALDIS_EEXPIRED. */
+#define UPLOAD_TOKEN_JID_MAX 767 /* a bare JID's longest form (RFC 7622) */
+#define UPLOAD_TOKEN_MAX (2 + 20 + 1 + UPLOAD_SIG_HEX + 1 + UPLOAD_TOKEN_JID_MAX + 1)
+int upload__token_make(const unsigned char *key, size_t keylen, const char *bare, int64_t expiry,
+                       char *out, size_t outlen);
+int upload__token_check(const unsigned char *key, size_t keylen, const char *token, int64_t now,
+                        char *bare, size_t barelen);
 
 /* A new slot id (UPLOAD_ID_LEN lowercase hex from the CSPRNG). */
 int upload__id_new(char out[UPLOAD_ID_LEN + 1]);

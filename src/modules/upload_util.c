@@ -55,21 +55,19 @@ static void mac_field(EVP_MAC_CTX *ctx, const void *data, size_t len)
     EVP_MAC_update(ctx, data, len);
 }
 
-int upload__sign(const unsigned char *key, size_t keylen, const char *id, const char *filename,
-                 uint64_t size, const char *content_type, int64_t expiry,
-                 char out[UPLOAD_SIG_HEX + 1])
+/* HMAC-SHA256 (key `key`) over `n` length-prefixed fields, the first
+ * naming what is signed (domain separation), in lowercase hex. */
+static int mac_fields(const unsigned char *key, size_t keylen, const char *const *fields,
+                      size_t n, char out[UPLOAD_SIG_HEX + 1])
 {
     int rc = ALDIS_EINVAL;
     EVP_MAC *mac = NULL;
     EVP_MAC_CTX *ctx = NULL;
-    char num[2][24];
     unsigned char digest[32];
     size_t dlen = 0;
     out[0] = '\0';
-    if (!key || keylen == 0 || !id || !filename || !content_type)
+    if (!key || keylen == 0)
         return ALDIS_EINVAL;
-    snprintf(num[0], sizeof num[0], "%llu", (unsigned long long)size);
-    snprintf(num[1], sizeof num[1], "%lld", (long long)expiry);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
         OSSL_PARAM_construct_end(),
@@ -77,12 +75,8 @@ int upload__sign(const unsigned char *key, size_t keylen, const char *id, const 
     if (!(mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) || !(ctx = EVP_MAC_CTX_new(mac)) ||
         !EVP_MAC_init(ctx, key, keylen, params))
         goto out;
-    mac_field(ctx, "aldis-upload-1", 14); /* domain separation / version */
-    mac_field(ctx, id, strlen(id));
-    mac_field(ctx, filename, strlen(filename));
-    mac_field(ctx, num[0], strlen(num[0]));
-    mac_field(ctx, content_type, strlen(content_type));
-    mac_field(ctx, num[1], strlen(num[1]));
+    for (size_t i = 0; i < n; i++)
+        mac_field(ctx, fields[i], strlen(fields[i]));
     if (!EVP_MAC_final(ctx, digest, &dlen, sizeof digest) || dlen != sizeof digest)
         goto out;
     hex_encode(digest, sizeof digest, out);
@@ -92,6 +86,73 @@ out:
     EVP_MAC_free(mac);
     OPENSSL_cleanse(digest, sizeof digest);
     return rc;
+}
+
+int upload__sign(const unsigned char *key, size_t keylen, const char *id, const char *filename,
+                 uint64_t size, const char *content_type, int64_t expiry,
+                 char out[UPLOAD_SIG_HEX + 1])
+{
+    char num[2][24];
+    out[0] = '\0';
+    if (!id || !filename || !content_type)
+        return ALDIS_EINVAL;
+    snprintf(num[0], sizeof num[0], "%llu", (unsigned long long)size);
+    snprintf(num[1], sizeof num[1], "%lld", (long long)expiry);
+    const char *const fields[] = {"aldis-upload-1", id, filename, num[0], content_type, num[1]};
+    return mac_fields(key, keylen, fields, sizeof fields / sizeof *fields, out);
+}
+
+/* A download token: "1.EXPIRY.SIG.JID", the signature over the bare JID
+ * and the expiry under its own domain-separation string, so neither a PUT
+ * signature nor a token can stand in for the other. */
+int upload__token_make(const unsigned char *key, size_t keylen, const char *bare, int64_t expiry,
+                       char *out, size_t outlen)
+{
+    char num[24], sig[UPLOAD_SIG_HEX + 1];
+    if (!bare || !*bare || strlen(bare) > UPLOAD_TOKEN_JID_MAX || expiry <= 0)
+        return ALDIS_EINVAL;
+    snprintf(num, sizeof num, "%lld", (long long)expiry);
+    const char *const fields[] = {"aldis-download-1", bare, num};
+    int rc = mac_fields(key, keylen, fields, 3, sig);
+    if (rc < 0)
+        return rc;
+    int n = snprintf(out, outlen, "1.%s.%s.%s", num, sig, bare);
+    return n > 0 && (size_t)n < outlen ? 0 : ALDIS_ELIMIT;
+}
+
+int upload__token_check(const unsigned char *key, size_t keylen, const char *token, int64_t now,
+                        char *bare, size_t barelen)
+{
+    char num[24], sig[UPLOAD_SIG_HEX + 1];
+    bare[0] = '\0';
+    if (!token || strncmp(token, "1.", 2) != 0)
+        return ALDIS_EINVAL;
+    const char *p = token + 2, *dot = strchr(p, '.');
+    size_t dn = dot ? (size_t)(dot - p) : 0;
+    if (!dot || dn == 0 || dn >= sizeof num || strspn(p, "0123456789") != dn)
+        return ALDIS_EINVAL;
+    memcpy(num, p, dn);
+    num[dn] = '\0';
+    const char *given = dot + 1;
+    if (strnlen(given, UPLOAD_SIG_HEX + 1) <= UPLOAD_SIG_HEX || given[UPLOAD_SIG_HEX] != '.' ||
+        !is_lower_hex(given, UPLOAD_SIG_HEX))
+        return ALDIS_EINVAL;
+    const char *jid = given + UPLOAD_SIG_HEX + 1;
+    size_t jl = strlen(jid);
+    if (jl == 0 || jl > UPLOAD_TOKEN_JID_MAX || jl >= barelen || strchr(jid, '/'))
+        return ALDIS_EINVAL;
+    const char *const fields[] = {"aldis-download-1", jid, num};
+    if (mac_fields(key, keylen, fields, 3, sig) < 0)
+        return ALDIS_EINVAL;
+    char copy[UPLOAD_SIG_HEX + 1];
+    memcpy(copy, given, UPLOAD_SIG_HEX);
+    copy[UPLOAD_SIG_HEX] = '\0';
+    if (!upload__sig_equal(copy, sig))
+        return ALDIS_EAUTH;
+    if (strtoll(num, NULL, 10) < now)
+        return ALDIS_EEXPIRED;
+    memcpy(bare, jid, jl + 1);
+    return 0;
 }
 
 bool upload__sig_equal(const char *a, const char *b)

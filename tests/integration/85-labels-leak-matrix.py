@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """85-labels-leak-matrix: the leak matrix of issue 5. For each path by which
 content reaches a person - 1:1 online, carbons, offline then login, archive
-query, MUC live, MUC history, PEP notification and item retrieval, presence -
+query, MUC live, MUC history, PEP notification and item retrieval, presence,
+an uploaded file (XEP-0363 GET with the user's download token) -
 one cleared (SECRET) and one uncleared (UNCLASSIFIED) recipient get the same
 SECRET-labelled content. The cleared one must receive it; the uncleared one
 must receive nothing of it by any route (every byte its raw streams carried
@@ -21,6 +22,7 @@ from labels_util import NS_SL, catalog, labelled_message, pick, user
 from muc_util import codes, configure, join, new_room
 from pep_util import client as pep_client
 from roster_peer import C, Peer, is_presence
+from upload_util import http, put, request_xml, service, slot
 
 NS_CARBONS = "urn:xmpp:carbons:2"
 NS_MAM = "urn:xmpp:mam:2"
@@ -242,10 +244,46 @@ async def row_presence(w):
     return ok, await nothing(w.carols, t), err
 
 
+async def download_token(p):
+    r = await p.iq("<token xmlns='urn:aldis:upload:auth:0'/>", to=service(srv))
+    t = r.find("{urn:aldis:upload:auth:0}token")
+    if r.get("type") != "result" or t is None:
+        raise TestFailure("no download token: %s" % ET.tostring(r))
+    return t.text
+
+
+async def row_upload(w):
+    # alice uploads a SECRET file and shares its URL in SECRET messages:
+    # bob gets the message and the file with his token; carol gets neither
+    # the message (alice gets the error) nor, with the URL from elsewhere,
+    # the file: 403 with her token, 401 without one.
+    t, mid_b, mid_c = tok(), tok(), tok()
+    w.tokens.append(t)
+    req = request_xml("brief.txt", len(t), "text/plain").replace(
+        "/>", ">%s</request>" % w.label, 1)
+    put_url, get_url = slot(await w.alice.iq(req, to=service(srv)))
+    if put(put_url, t.encode(), "text/plain")[0] != 201:
+        raise TestFailure("PUT of the labelled file failed")
+    w.alice.send(labelled_message(w.b + "/one", t + " " + get_url, w.label, mid_b))
+    w.alice.send(labelled_message(w.c + "/one", t + " " + get_url, w.label, mid_c))
+    err = await sender_error(w.alice, mid_c)
+    loop = asyncio.get_running_loop()
+    bob_tok, carol_tok = await download_token(w.bob1), await download_token(w.carol1)
+    b = await loop.run_in_executor(None, lambda: http(get_url, headers={
+        "Authorization": "Bearer " + bob_tok}))
+    c = await loop.run_in_executor(None, lambda: http(get_url, headers={
+        "Authorization": "Bearer " + carol_tok}))
+    anon = await loop.run_in_executor(None, lambda: http(get_url))
+    ok = await got(w.bob1, t) and b[0] == 200 and b[2] == t.encode()
+    clean = c[0] == 403 and anon[0] == 401 and t.encode() not in c[2] + anon[2]
+    return ok, clean and await nothing(w.carols, t), err
+
+
 ROWS = [("1:1 online", row_one_to_one), ("carbons", row_carbons),
         ("offline then login", row_offline), ("MAM query", row_archive),
         ("MUC live", row_muc_live), ("MUC history", row_muc_history),
-        ("PEP notification/items", row_pep), ("presence", row_presence)]
+        ("PEP notification/items", row_pep), ("presence", row_presence),
+        ("HTTP upload (GET)", row_upload)]
 
 
 def mark(v):

@@ -78,6 +78,48 @@ static void test_sign_verify(void **state)
     assert_int_equal(upload__sign(NULL, 0, ID, "a", 1, "t/t", 1, c), ALDIS_EINVAL);
 }
 
+/* Download tokens: round trip, and every way a token can be wrong. */
+static void test_tokens(void **state)
+{
+    (void)state;
+    char tok[UPLOAD_TOKEN_MAX], bare[UPLOAD_TOKEN_JID_MAX + 1], bad[UPLOAD_TOKEN_MAX];
+    assert_int_equal(upload__token_make(key, KEYLEN, "alice@example.org", 2000, tok, sizeof tok),
+                     0);
+    assert_int_equal(upload__token_check(key, KEYLEN, tok, 1000, bare, sizeof bare), 0);
+    assert_string_equal(bare, "alice@example.org");
+    /* expired */
+    assert_int_equal(upload__token_check(key, KEYLEN, tok, 2001, bare, sizeof bare),
+                     ALDIS_EEXPIRED);
+    assert_string_equal(bare, "");
+    /* another key */
+    assert_int_equal(upload__token_check((const unsigned char *)"another key, 16+", 16, tok, 1000,
+                                         bare, sizeof bare), ALDIS_EAUTH);
+    /* another JID under the same signature, a later expiry: both refused */
+    snprintf(bad, sizeof bad, "%.*smallory@example.org", (int)(strlen(tok) - 17), tok);
+    assert_int_equal(upload__token_check(key, KEYLEN, bad, 1000, bare, sizeof bare), ALDIS_EAUTH);
+    snprintf(bad, sizeof bad, "1.9999%s", tok + 6);
+    assert_int_equal(upload__token_check(key, KEYLEN, bad, 1000, bare, sizeof bare), ALDIS_EAUTH);
+    /* a flipped signature digit */
+    snprintf(bad, sizeof bad, "%s", tok);
+    bad[7] = bad[7] == '0' ? '1' : '0';
+    assert_int_equal(upload__token_check(key, KEYLEN, bad, 1000, bare, sizeof bare), ALDIS_EAUTH);
+    /* malformed */
+    const char *malformed[] = {"", "1.", "2.2000.x.alice@example.org", "1.20a0.", "1.2000.abc.a@b",
+                               "1..0000000000000000000000000000000000000000000000000000000000000000.a@b",
+                               NULL};
+    for (size_t i = 0; malformed[i]; i++)
+        assert_int_equal(upload__token_check(key, KEYLEN, malformed[i], 1000, bare, sizeof bare),
+                         ALDIS_EINVAL);
+    assert_int_equal(upload__token_check(key, KEYLEN, NULL, 1000, bare, sizeof bare), ALDIS_EINVAL);
+    /* a full JID is not a bare one */
+    assert_int_equal(upload__token_make(key, KEYLEN, "a@b/r", 2000, tok, sizeof tok), 0);
+    assert_int_equal(upload__token_check(key, KEYLEN, tok, 1000, bare, sizeof bare), ALDIS_EINVAL);
+    /* too small an output */
+    assert_int_equal(upload__token_make(key, KEYLEN, "alice@example.org", 2000, tok, 40),
+                     ALDIS_ELIMIT);
+    assert_int_equal(upload__token_make(key, KEYLEN, "", 2000, tok, sizeof tok), ALDIS_EINVAL);
+}
+
 static void test_ids(void **state)
 {
     (void)state;
@@ -566,14 +608,25 @@ static void test_put_get(void **state)
               (int64_t)time(NULL) - 1, NULL, path, query);
     assert_int_equal(begin(path, query, 1, "text/plain", &u), 403);
 
-    /* a labelled file is not served while no decision allows it */
+    /* A labelled file whose stored label cannot be read is refused to
+     * everyone: 401 without a (valid) token, 403 with one. The decision
+     * itself is tested with a policy in the integration tests. */
     make_slot("4123456789abcdef0123456789abcdef", "secret.txt", 1, "text/plain", later,
-              "SECRET", path, query);
+              "<securitylabel xmlns='urn:xmpp:sec-label:0'><label>", path, query);
     assert_int_equal(begin(path, query, 1, "text/plain", &u), 0);
     assert_int_equal(upload_put_write(u, "s", 1, &status, why, sizeof why), 0);
     assert_int_equal(finish(u), 201);
     w_reset();
-    upload_get_open(path, "alice@example.org", on_open, NULL);
+    upload_get_open(path, "alice@example.org", on_open, NULL); /* not a Bearer token */
+    w_wait();
+    assert_int_equal(w.status, 401);
+    assert_null(w.g);
+    char tok[UPLOAD_TOKEN_MAX], auth[UPLOAD_TOKEN_MAX + 8];
+    assert_int_equal(upload__token_make(key, KEYLEN, "alice@example.org", (int64_t)time(NULL) + 60,
+                                        tok, sizeof tok), 0);
+    snprintf(auth, sizeof auth, "Bearer %s", tok);
+    w_reset();
+    upload_get_open(path, auth, on_open, NULL);
     w_wait();
     assert_int_equal(w.status, 403);
     assert_null(w.g);
@@ -636,6 +689,7 @@ int main(void)
     log_threshold = LOG_WARN;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_filenames),
         cmocka_unit_test(test_content_types),
