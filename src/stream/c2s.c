@@ -73,6 +73,7 @@ struct c2s {
     struct sm sm;
     bool sasl2;                 /* XEP-0388 exchange (no stream restart) */
     struct stanza *sasl2_req;   /* its <authenticate/>, for Bind2 (XEP-0386) */
+    char inline_iq[32];         /* id of a Bind2 inline request made for the client: its answer is not the client's */
     uv_timer_t timer;
     /* A browser transport (WebSocket, BOSH) instead of the TCP conn: NULL
      * for TCP, whose path stays as it was (conn_write, no framing). */
@@ -85,6 +86,7 @@ struct c2s {
 
 #define NS_SASL2 "urn:xmpp:sasl:2"
 #define NS_BIND2 "urn:xmpp:bind:0"
+#define NS_CARBONS "urn:xmpp:carbons:2"
 
 static const struct config *cfg;
 
@@ -207,6 +209,12 @@ static bool mech_offered(struct c2s *c, const char *mech)
     return false;
 }
 
+static void feature_is_carbons(const char *feature, void *ud)
+{
+    if (strcmp(feature, NS_CARBONS) == 0)
+        *(bool *)ud = true;
+}
+
 static void send_features(struct c2s *c)
 {
     struct buf b;
@@ -231,8 +239,12 @@ static void send_features(struct c2s *c)
         buf_add(&b, mechs.data, mechs.len);
         buf_adds(&b, "</mechanisms><authentication xmlns='" NS_SASL2 "'>");
         buf_add(&b, mechs.data, mechs.len);
-        buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM
-                     "'/></inline></bind></inline></authentication>");
+        buf_adds(&b, "<inline><bind xmlns='" NS_BIND2 "'><inline><feature var='" NS_SM "'/>");
+        bool carbons = false;
+        modules_host_features(c->s.host, feature_is_carbons, &carbons);
+        if (carbons)
+            buf_adds(&b, "<feature var='" NS_CARBONS "'/>");
+        buf_adds(&b, "</inline></bind></inline></authentication>");
         buf_free(&mechs);
         if (c->tls && c2s_ssl(c)) {
             /* XEP-0440: which channel-binding types we support */
@@ -373,6 +385,14 @@ static void ops_deliver(struct session *s, struct stanza *st)
     struct c2s *c = (struct c2s *)s;
     if (c->state != C2S_BOUND && c->state != C2S_DETACHED)
         return;
+    const char *id = c->inline_iq[0] ? stanza_id(st) : NULL;
+    if (id && strcmp(id, c->inline_iq) == 0 && strcmp(stanza_name(st), "iq") == 0) {
+        const char *type = stanza_type(st);
+        if (!type || strcmp(type, "result") != 0)
+            log_info("c2s", "%s: Bind2 inline carbons refused", s->full);
+        c->inline_iq[0] = '\0';
+        return;
+    }
     if (c->sm.enabled) {
         if (c->sm.qlen >= cfg->sm_max_queue) {
             sm_overflow(c);
@@ -953,6 +973,24 @@ static void sasl2_send_success(struct c2s *c, const char *jid, const char *bound
 
 static void sm_enabled_reply(struct c2s *c, bool resume, char *out, size_t size);
 
+/* XEP-0386 §6 / XEP-0280: carbons enabled inline. The request is the one
+ * the client would have sent next (an IQ set to its own account, handled
+ * by mod_carbons on the owner worker after the bind, in order); its answer
+ * is swallowed in ops_deliver since the client never asked for it. */
+static void bind2_carbons(struct c2s *c)
+{
+    unsigned char rnd[8];
+    RAND_bytes(rnd, sizeof rnd);
+    snprintf(c->inline_iq, sizeof c->inline_iq, "bind2-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    struct stanza *iq = stanza_new("iq", "jabber:client");
+    xml_set_attr(iq, iq->root, "type", "set");
+    xml_set_attr(iq, iq->root, "id", c->inline_iq);
+    xml_set_attr(iq, iq->root, "from", c->s.full); /* stamped as on_stanza does */
+    xml_add_child(iq, iq->root, "enable", NS_CARBONS);
+    session_route(&c->s, iq);
+}
+
 static void bind2_done(struct session *s, int err, const char *condition)
 {
     struct c2s *c = (struct c2s *)s;
@@ -977,6 +1015,8 @@ static void bind2_done(struct session *s, int err, const char *condition)
                          sizeof inner);
     }
     sasl2_send_success(c, s->full, inner);
+    if (bind && xml_child(bind, "enable", NS_CARBONS))
+        bind2_carbons(c);
     c->last_rx = uv_now(c->timer.loop);
     arm_timer(c, (uint64_t)cfg->idle_timeout * 1000);
     log_info("c2s", "%s: bound %s (Bind2)", c->conn.peer, s->full);

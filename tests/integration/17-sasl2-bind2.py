@@ -2,16 +2,20 @@
 """17-sasl2-bind2: XEP-0388 Extensible SASL Profile and XEP-0386 Bind 2:
 advertised after TLS, SCRAM through <authenticate/>/<challenge/>/<response/>,
 <success/> with the authorization identifier and no stream restart, Bind2
-with a tag and inline stream management, failures in the SASL2 namespace."""
+with a tag and inline stream management and carbons, failures in the SASL2
+namespace."""
 
 import base64
 import re
 
-from harness import RawClient, ScramClient, Server, TestFailure, run_tests
+import asyncio
+
+from harness import RawClient, ScramClient, Server, TestFailure, connect, disconnect, run_tests
 
 SASL2 = "urn:xmpp:sasl:2"
 BIND2 = "urn:xmpp:bind:0"
 SM = "urn:xmpp:sm:3"
+CARBONS = "urn:xmpp:carbons:2"
 srv = Server()
 
 
@@ -59,6 +63,8 @@ async def test_advertised_after_tls_only(srv):
     check(m, "no SASL2 <authentication/> feature: %s" % r.features)
     check("<mechanism>SCRAM-SHA-256</mechanism>" in m.group(1), "SCRAM-SHA-256 missing")
     check(re.search(r"<bind xmlns=['\"]%s['\"]" % BIND2, m.group(1)), "Bind2 not offered inline")
+    check(re.search(r"<feature var=['\"]%s['\"]" % CARBONS, m.group(1)),
+          "carbons not offered as a Bind2 inline feature: %s" % m.group(1))
     r.close()
 
 
@@ -77,6 +83,28 @@ async def test_bind2_with_tag_and_sm_no_restart(srv):
     r.roundtrip()
     r.send("<r xmlns='%s'/>" % SM)
     r.expect(r"<a xmlns=['\"]%s['\"] h=['\"]1['\"]" % SM)
+    r.close()
+
+
+async def test_bind2_inline_carbons(srv):
+    jid, pw = srv.new_user()
+    peer, ppw = srv.new_user("peer")
+    r = tls_client(srv)
+    text = authenticate(r, jid, pw, "<bind xmlns='%s'><tag>desk</tag><enable xmlns='%s'/></bind>"
+                        % (BIND2, CARBONS))
+    check(text.startswith("<success"), "SASL2 failed: %s" % text)
+    r.jid = re.search(r"<authorization-identifier>([^<]+)</authorization-identifier>", text).group(1)
+    r.send("<presence/>")
+    r.roundtrip()  # the inline enable was handled before this answer
+    other = await connect(srv, jid + "/other", pw)
+    sender = await connect(srv, peer + "/x", ppw)
+    sender.send_message(mto=jid + "/other", mbody="carbon-check", mtype="chat")
+    got = await r.aexpect(r"<message\b.*?</message>")
+    check(re.search(r"<received xmlns=['\"]%s['\"]" % CARBONS, got.group(0))
+          and "carbon-check" in got.group(0), "no carbon copy on the Bind2 resource: %s" % got.group(0))
+    check("bind2-" not in r.received, "the inline request's answer reached the client")
+    await disconnect(other)
+    await disconnect(sender)
     r.close()
 
 
@@ -105,4 +133,5 @@ async def test_wrong_password_fails_in_sasl2_namespace(srv):
 
 
 run_tests([test_advertised_after_tls_only, test_bind2_with_tag_and_sm_no_restart,
+           test_bind2_inline_carbons,
            test_sasl2_without_bind2, test_wrong_password_fails_in_sasl2_namespace], srv)
