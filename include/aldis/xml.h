@@ -11,6 +11,7 @@
 #define ALDIS_XML_H
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "aldis/buf.h"
@@ -57,6 +58,8 @@ struct stanza {
     char *wire; /* serialised bytes, computed once by stanza_freeze() */
     size_t wire_len;
     bool frozen;
+    uint64_t born; /* uv_hrtime() when read from a client (0: made by the server),
+                      for the routing-latency metric; kept by stanza_copy */
 };
 
 /* ---- building ---------------------------------------------------------- */

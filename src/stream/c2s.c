@@ -403,6 +403,8 @@ static void ops_deliver(struct session *s, struct stanza *st)
     if (c->state != C2S_BOUND)
         return; /* detached: kept for the resumption */
     metrics_stanza(MD_OUT, stanza_name(st));
+    if (st->born)
+        metrics_routing_latency(uv_hrtime() - st->born);
     send_stanza(c, st);
     if (c->sm.enabled && ++c->sm.unrequested >= SM_REQUEST_EVERY) {
         send_str(c, "<r xmlns='urn:xmpp:sm:3'/>");
@@ -1410,6 +1412,7 @@ static bool iq_valid(struct stanza *st)
 static void handle_stanza(struct c2s *c, struct stanza *st)
 {
     const char *name = stanza_name(st);
+    st->born = uv_hrtime();
     const char *from = stanza_from(st);
     if (from) {
         /* RFC 6120 §8.1.2.1: the client may only claim its own address */

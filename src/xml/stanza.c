@@ -233,6 +233,7 @@ struct stanza *stanza_copy(const struct stanza *src)
 {
     struct stanza *st = stanza__alloc(arena_size(src->arena));
     st->root = copy_node(st, src->root);
+    st->born = src->born;
     return st;
 }
 

@@ -87,6 +87,11 @@ def test_format_and_counters_move(srv):
         # cumulative buckets end at +Inf == count
         inf = v1['aldis_routing_latency_seconds_bucket{le="+Inf"}']
         check(inf == v1["aldis_routing_latency_seconds_count"], "histogram +Inf != count")
+        # the three client-to-client messages were timed, arrival to delivery
+        n0, n1 = v0["aldis_routing_latency_seconds_count"], v1["aldis_routing_latency_seconds_count"]
+        check(n1 >= n0 + 3, "routing latency not observed: count %s -> %s" % (n0, n1))
+        check(0 < v1["aldis_routing_latency_seconds_sum"] < n1 * 5.0,
+              "routing latency sum %s for %s stanzas" % (v1["aldis_routing_latency_seconds_sum"], n1))
         ws.close()
     return traffic()
 
