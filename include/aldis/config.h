@@ -89,6 +89,7 @@ struct config {
     unsigned http_max_conns_per_ip; /* simultaneous HTTP connections per address and worker */
     unsigned http_max_header_size;  /* bytes of request headers */
     unsigned http_timeout;          /* seconds to send a request's headers / idle keep-alive */
+    unsigned http_bosh_inactivity;  /* seconds without a request before a BOSH session ends */
     bool http_trust_loopback;       /* plain HTTP from loopback counts as encrypted (proxy) */
 
     struct module_option *module_options;

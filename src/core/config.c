@@ -370,6 +370,7 @@ static const struct opt_row http_rows[] = {
     /* libwebsockets keeps header sizes in 16 bits */
     {"max_header_size", OPT_UINT, CFG(http_max_header_size), 1024, 65535, NULL},
     {"timeout", OPT_UINT, CFG(http_timeout), 1, 3600, NULL},
+    {"bosh_inactivity", OPT_UINT, CFG(http_bosh_inactivity), 5, 3600, NULL},
     {"trust_loopback", OPT_BOOL, CFG(http_trust_loopback), 0, 0, NULL},
     {NULL, 0, 0, 0, 0, NULL},
 };
@@ -773,6 +774,7 @@ static void defaults_set(struct config *c)
     c->http_max_conns_per_ip = 64;
     c->http_max_header_size = 8192;
     c->http_timeout = 20;
+    c->http_bosh_inactivity = 60;
     c->http_trust_loopback = true;
 }
 

@@ -30,7 +30,8 @@
 #define BOSH_HOLD 1            /* requests held at once (§7.1 'hold') */
 #define BOSH_REQUESTS 2        /* hold + 1 (§7.1 'requests') */
 #define BOSH_WINDOW 4          /* rids ahead of the next one we accept, and answers kept */
-#define BOSH_INACTIVITY 60     /* seconds without a request before the session ends */
+/* seconds without a request before the session ends: http.bosh_inactivity */
+#define BOSH_INACTIVITY (http_cfg->http_bosh_inactivity)
 #define BOSH_POLLING 2
 #define BOSH_MAX_OUT (4u * 1024 * 1024) /* stream output waiting for a request */
 

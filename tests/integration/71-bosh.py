@@ -3,7 +3,9 @@
 c2s machinery: session creation with features, SCRAM, restart, bind; chat
 with a TCP client both ways (a held request is answered when a message
 arrives); 'wait' answered empty; rid checks (replay answered from the
-cache, far-ahead rid refused); unknown sid; terminate; bad bodies."""
+cache, far-ahead rid refused); unknown sid; terminate; bad bodies; a BOSH
+session that ends by inactivity (a lost client) resumed with stream
+management in a new BOSH session, nothing lost."""
 
 import asyncio
 import re
@@ -12,7 +14,8 @@ import time
 from harness import Server, TestFailure, connect, run_tests, wait_stanza
 from http_util import BoshClient, NS_HTTPBIND, request, wait_http
 
-srv = Server()
+INACTIVITY = 5
+srv = Server(config={"http.bosh_inactivity": INACTIVITY})
 
 
 def check(cond, msg):
@@ -61,6 +64,48 @@ def test_login_and_chat_with_tcp(srv):
         status, text = await loop.run_in_executor(None, bosh.terminate)
         check(status == 200, "terminate: %s" % status)
     return chat()
+
+
+def test_sm_resumption_after_inactivity(srv):
+    a, apw = srv.new_user("boshsm")
+    b, bpw = srv.new_user("boshsmpeer")
+    bosh = BoshClient(srv, wait=2)
+    text = bosh.create()
+    check("inactivity='%d'" % INACTIVITY in text, "inactivity not announced: %s" % text[:300])
+    bosh.auth(a, apw)
+    bosh.bind("r1")
+    bosh.post("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+    m = bosh.until(r"<enabled\b[^>]*/>")
+    previd = re.search(r"\bid='([^']+)'", m.group(0))
+    check(previd, "no resumption id: %s" % m.group(0))
+
+    async def rest():
+        # the client goes silent: the BOSH session ends after 'inactivity'
+        await asyncio.sleep(INACTIVITY + 1.5)
+        loop = asyncio.get_running_loop()
+        status, text = await loop.run_in_executor(None, bosh.post)
+        check(status != 200 or "type='terminate'" in text,
+              "BOSH session still alive after inactivity: %s %s" % (status, text))
+        bob = await connect(srv, b + "/x", bpw)
+        bob.send_message(mto=a + "/r1", mbody="while you were away", mtype="chat")
+        await asyncio.sleep(0.3)
+        b2 = BoshClient(srv, wait=2)
+        await loop.run_in_executor(None, b2.create)
+        await loop.run_in_executor(None, b2.auth, a, apw)
+        await loop.run_in_executor(None, b2.post,
+                                   "<resume xmlns='urn:xmpp:sm:3' previd='%s' h='0'/>"
+                                   % previd.group(1))
+        r = await loop.run_in_executor(None, b2.until, r"<(resumed|failed)\b[^>]*/?>")
+        check(r.group(1) == "resumed", "resume: %s" % r.group(0))
+        msg = await loop.run_in_executor(None, b2.until, r"<message\b[^>]*>.*?</message>")
+        check("while you were away" in msg.group(0), "after resume: %s" % msg.group(0))
+        await loop.run_in_executor(None, b2.post,
+                                   "<message to='%s/x' type='chat' xmlns='jabber:client'>"
+                                   "<body>back</body></message>" % b)
+        got = await wait_stanza(bob, lambda s: s.name == "message" and s["body"] == "back")
+        check(str(got["from"]) == a + "/r1", "from %s" % got["from"])
+        await loop.run_in_executor(None, b2.terminate)
+    return rest()
 
 
 def test_wait_answers_empty(srv):
@@ -114,5 +159,6 @@ def test_unknown_host(srv):
 
 
 if __name__ == "__main__":
-    run_tests([test_session_creation, test_login_and_chat_with_tcp, test_wait_answers_empty,
+    run_tests([test_session_creation, test_login_and_chat_with_tcp,
+               test_sm_resumption_after_inactivity, test_wait_answers_empty,
                test_rid_rules, test_unknown_sid_and_bad_bodies, test_unknown_host], srv)
