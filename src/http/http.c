@@ -23,6 +23,7 @@
 #include "http/http_internal.h"
 #include "http/metrics.h"
 #include "lib/map.h"
+#include "net/tls.h"
 
 const struct config *http_cfg;
 
@@ -35,6 +36,7 @@ struct http_worker {
     struct map kick;    /* wsi pointer -> wsi: body bytes may wait inside lws */
     uv_idle_t kick_idle;
     bool kick_on;
+    SSL_CTX *https_ctx; /* the https vhost's, while it is being created */
 };
 static _Thread_local struct http_worker *hw;
 /* Contexts being destroyed, by worker id: with a foreign loop the first
@@ -335,6 +337,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
     struct http_pss *pss = user;
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* the https vhost's SSL_CTX, during its creation (vhost_open) */
+        if (hw)
+            hw->https_ctx = user;
+        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (hw) {
             conn_count_del(wsi);
@@ -451,7 +458,16 @@ static int vhost_open(const char *name, const struct listen_config *lc, bool tls
         info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     }
+    hw->https_ctx = NULL;
     struct lws_vhost *vh = lws_create_vhost(hw->ctx, &info);
+    /* SNI picks the host's certificate, as on the XMPP ports (RFC 6066 §3).
+     * Installed once lws is done with the context: it sets its own
+     * servername callback (for SNI-named vhosts, which we do not use). */
+    if (vh && tls && hw->https_ctx)
+        tls_sni_certificates(hw->https_ctx);
+    else if (vh && tls)
+        log_warn("http", "https: no SSL context seen; the first host's certificate serves all");
+    hw->https_ctx = NULL;
     if (!vh) {
         snprintf(err, errlen, "cannot start the %s server%s", name,
                  tls ? " (check the first host's certificate and key)" : "");

@@ -145,19 +145,72 @@ void tls_unload(void)
     set_free(old);
 }
 
+/* Is `name` the host `domain` itself (2) or one of its subdomains (1), e.g.
+ * upload.example.org for example.org? 0 otherwise. */
+static int host_match(const char *domain, const char *name)
+{
+    size_t dl = strlen(domain), nl = strlen(name);
+    if (nl == dl)
+        return strcasecmp(domain, name) == 0 ? 2 : 0;
+    return nl > dl + 1 && name[nl - dl - 1] == '.' && strcasecmp(name + nl - dl, domain) == 0;
+}
+
 SSL_CTX *tls_server_ctx(const char *domain)
 {
     SSL_CTX *ctx = NULL;
     pthread_mutex_lock(&lock);
     if (current && current->n) {
-        ctx = current->ctx[0];
-        for (size_t i = 0; domain && i < current->n; i++)
-            if (strcasecmp(current->domains[i], domain) == 0)
-                ctx = current->ctx[i];
+        /* the host itself, else the longest host it is a subdomain of,
+         * else the first host */
+        size_t best = 0, best_len = 0;
+        int best_kind = 0;
+        for (size_t i = 0; domain && i < current->n; i++) {
+            int kind = host_match(current->domains[i], domain);
+            size_t len = strlen(current->domains[i]);
+            if (kind > best_kind || (kind && kind == best_kind && len > best_len))
+                best = i, best_kind = kind, best_len = len;
+        }
+        ctx = current->ctx[best];
         SSL_CTX_up_ref(ctx);
     }
     pthread_mutex_unlock(&lock);
     return ctx;
+}
+
+/* For TLS contexts made by someone else (libwebsockets' https vhost): on
+ * SNI, only the certificate, chain and key of the named host are put on
+ * the connection; the context's other settings (ALPN, verification) stay. */
+static int on_sni_cert_only(SSL *ssl, int *alert, void *arg)
+{
+    (void)arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!name)
+        return SSL_TLSEXT_ERR_OK;
+    SSL_CTX *ctx = tls_server_ctx(name);
+    if (ctx) {
+        X509 *cert = SSL_CTX_get0_certificate(ctx);
+        EVP_PKEY *key = SSL_CTX_get0_privatekey(ctx);
+        STACK_OF(X509) *chain = NULL;
+        SSL_CTX_get0_chain_certs(ctx, &chain);
+        /* The host's certificate alone: one of another key type left in
+         * place (ECDSA beside RSA) could be preferred by the handshake. */
+        if (cert && key) {
+            SSL_certs_clear(ssl);
+            if (SSL_use_cert_and_key(ssl, cert, key, chain, 1) != 1) {
+                ERR_clear_error();
+                SSL_CTX_free(ctx);
+                *alert = SSL_AD_INTERNAL_ERROR;
+                return SSL_TLSEXT_ERR_ALERT_FATAL;
+            }
+        }
+        SSL_CTX_free(ctx);
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+void tls_sni_certificates(SSL_CTX *ctx)
+{
+    SSL_CTX_set_tlsext_servername_callback(ctx, on_sni_cert_only);
 }
 
 int tls_exporter(SSL *ssl, unsigned char out[32])

@@ -9,8 +9,13 @@
 
 /* Build contexts for every host; on success replace the current set. */
 int tls_load(const struct config *cfg, char *err, size_t errlen);
-/* The context to start a server handshake with (a new reference). */
+/* The context to start a server handshake with (a new reference): the
+ * host `domain` names, or the host it is a subdomain of (upload.HOST),
+ * else the first host. */
 SSL_CTX *tls_server_ctx(const char *domain);
+/* Make `ctx` (built elsewhere: the https listener's) present the named
+ * host's certificate on SNI, as above, keeping its other settings. */
+void tls_sni_certificates(SSL_CTX *ctx);
 void tls_unload(void);
 /* RFC 9266 tls-exporter channel binding (32 bytes); 0 or ALDIS_ETLS. */
 int tls_exporter(SSL *ssl, unsigned char out[32]);

@@ -10,6 +10,8 @@ another host (not-allowed)."""
 import asyncio
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
 import urllib.parse
@@ -186,7 +188,22 @@ async def test_only_the_hosts_own_users(srv):
         None, lambda: raw.login("carol", "pw-second-1234", "r1"))
     c = Peer(raw, bare, "r1")
     expect_error(await c.iq(request_xml_ok(), to=service(srv)), "cancel", "not-allowed")
-    slot(await c.iq(request_xml_ok(), to="upload." + second))
+    put_url, _ = slot(await c.iq(request_xml_ok(), to="upload." + second))
+    # the https listener presents each host's certificate by SNI, the
+    # upload service's name (a subdomain) included (RFC 6066 §3)
+    host = urllib.parse.urlsplit(put_url).hostname
+    if host != "upload." + second:
+        raise TestFailure("second host's slot URL names %s" % host)
+    for name, want, other in ((host, second, srv.domain), ("upload." + srv.domain, srv.domain, second),
+                              (srv.domain, srv.domain, second)):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection(("127.0.0.1", srv.https_port), timeout=10) as sock:
+            with ctx.wrap_socket(sock, server_hostname=name) as tls:
+                der = tls.getpeercert(binary_form=True)
+        if want.encode() not in der or other.encode() in der:
+            raise TestFailure("https SNI %s: the certificate of another host was presented" % name)
 
 
 def request_xml_ok():
