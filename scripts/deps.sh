@@ -7,7 +7,7 @@ PKGS=(build-essential cmake pkg-config clang
       libsqlite3-dev libyaml-dev libcmocka-dev
       libwebsockets-dev libxml2-dev libtasn1-6-dev libtasn1-bin libxmlsec1-dev xmlsec1
       chromium fonts-noto-color-emoji
-      python3 python3-slixmpp python3-aioxmpp openssl sqlite3)
+      python3 python3-slixmpp python3-aioxmpp python3-nbxmpp openssl sqlite3)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
