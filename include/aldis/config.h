@@ -77,6 +77,8 @@ struct config {
     char *security_policy;          /* Open XML SPIF file, NULL = labels off */
     char *security_audit_log;       /* append-only audit log, NULL = off */
     bool security_audit_deliveries; /* also audit every labelled delivery */
+    bool security_certificate_clearance; /* SASL EXTERNAL: the certificate's clearance attribute sets the user's */
+    bool security_label_unlabelled;      /* the server labels unlabelled messages with the default label */
     char *security_default_label;   /* classification name for unlabelled content, NULL = policy's lowest */
     char *security_binding_key;     /* PEM key to bind labels the server applies (STANAG 4778), NULL = off */
     char *security_binding_cert;    /* its PEM certificate */

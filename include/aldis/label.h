@@ -124,9 +124,14 @@ int clearance_parse(const struct label_policy *p, const char *text, struct clear
 int clearance_format(const struct label_policy *p, const struct clearance *c, struct buf *out);
 /* What a user with no clearance set holds: the lowest classification only. */
 int clearance_default(const struct label_policy *p, struct clearance **out);
-/* From an RFC 5755 Clearance attribute (DER) of a client certificate. */
+/* From an RFC 5755 Clearance attribute (DER) of a client certificate, or
+ * from the whole subjectDirectoryAttributes extension value holding one. */
 int clearance_from_der(const struct label_policy *p, const unsigned char *der, size_t len,
                        struct clearance **out, char *why, size_t whylen);
+/* The subjectDirectoryAttributes extension value (RFC 5280 §4.2.1.8, OID
+ * 2.5.29.9) carrying `c` as its id-at-clearance attribute, for client
+ * certificates (malloc'd DER in *der). */
+int clearance_to_extension_der(const struct clearance *c, unsigned char **der, size_t *len);
 struct clearance *clearance_dup(const struct clearance *c);
 void clearance_free(struct clearance *c);
 /* The highest label the clearance may receive at each classification (for

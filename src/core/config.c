@@ -354,6 +354,8 @@ static const struct opt_row security_rows[] = {
     {"policy", OPT_PATH, CFG(security_policy), 0, 0, NULL},
     {"audit_log", OPT_PATH, CFG(security_audit_log), 0, 0, NULL},
     {"audit_deliveries", OPT_BOOL, CFG(security_audit_deliveries), 0, 0, NULL},
+    {"certificate_clearance", OPT_BOOL, CFG(security_certificate_clearance), 0, 0, NULL},
+    {"label_unlabelled", OPT_BOOL, CFG(security_label_unlabelled), 0, 0, NULL},
     {"default_label", OPT_STR_OR_NULL, CFG(security_default_label), 0, 0, NULL},
     {"binding_key", OPT_PATH, CFG(security_binding_key), 0, 0, NULL},
     {"binding_cert", OPT_PATH, CFG(security_binding_cert), 0, 0, NULL},

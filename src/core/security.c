@@ -17,6 +17,9 @@
 
 #include "aldis/error.h"
 #include "aldis/log.h"
+#include "aldis/store_labels.h"
+#include "aldis/worker.h"
+#include "core/account.h"
 #include "core/router.h"
 #include "core/security.h"
 #include "core/session.h"
@@ -34,6 +37,10 @@ static struct {
     struct clearance *floor;     /* clearance_default: holders with none set */
     int audit_fd;                /* -1 when off */
     bool audit_deliveries;
+    bool certificate_clearance;
+    bool label_unlabelled; /* the server labels unlabelled messages with the default */
+    char *binding_key;     /* STANAG 4778: the server binds labels with this key */
+    char *binding_cert;
     /* Clearances by subject (struct clearance *) for the checks made away
      * from the holder's owner: rooms, the accounts joining them, PubSub
      * requesters. Read from the store at startup; an account's entry is
@@ -154,12 +161,45 @@ void security_subject_update(const char *bare, const struct clearance *c)
     pthread_rwlock_unlock(&snapshot_lock);
 }
 
+/* security.binding_key/binding_cert: both or neither, and they must sign
+ * (tried once on a sample message, so a bad key stops the start rather
+ * than every labelled message later). */
+static int binding_key_check(const struct config *cfg, char *err, size_t errlen)
+{
+    char why[256] = "";
+    if (!cfg->security_binding_key && !cfg->security_binding_cert)
+        return 0;
+    if (!cfg->security_binding_key || !cfg->security_binding_cert) {
+        snprintf(err, errlen, "%s: security.binding_key and security.binding_cert go together",
+                 cfg->path);
+        return ALDIS_ECONFIG;
+    }
+    struct stanza *st = stanza_new("message", NULL);
+    struct xml_node *body = xml_add_child(st, st->root, "body", NULL);
+    xml_add_text(st, body, "binding key check", 17);
+    int rc = label_binding_sign(sec.policy, sec.dflt, st, cfg->security_binding_key,
+                                cfg->security_binding_cert, why, sizeof why);
+    stanza_unref(st);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: security.binding_key %s / binding_cert %s: %s", cfg->path,
+                 cfg->security_binding_key, cfg->security_binding_cert,
+                 why[0] ? why : "cannot sign with them");
+        return ALDIS_ECONFIG;
+    }
+    sec.binding_key = strdup(cfg->security_binding_key);
+    sec.binding_cert = strdup(cfg->security_binding_cert);
+    ALDIS_ASSERT(sec.binding_key && sec.binding_cert);
+    return 0;
+}
+
 int security_start(const struct config *cfg, char *err, size_t errlen)
 {
     char why[256] = "";
     int rc = 0;
     security_stop();
     sec.audit_deliveries = cfg->security_audit_deliveries;
+    sec.certificate_clearance = cfg->security_certificate_clearance;
+    sec.label_unlabelled = cfg->security_label_unlabelled;
     if (cfg->security_binding_ca) {
         sec.binding_ca = strdup(cfg->security_binding_ca);
         ALDIS_ASSERT(sec.binding_ca != NULL);
@@ -196,6 +236,8 @@ int security_start(const struct config *cfg, char *err, size_t errlen)
     sec.dflt_is_floor = label_decide(sec.policy, sec.floor, sec.dflt, why, sizeof why);
     if ((rc = snapshot_load(cfg, err, errlen)) < 0)
         goto out;
+    if ((rc = binding_key_check(cfg, err, errlen)) < 0)
+        goto out;
     if (cfg->security_audit_log) {
         sec.audit_fd = open(cfg->security_audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
                             0600);
@@ -218,7 +260,9 @@ void security_stop(void)
 {
     snapshot_free();
     free(sec.binding_ca);
-    sec.binding_ca = NULL;
+    free(sec.binding_key);
+    free(sec.binding_cert);
+    sec.binding_ca = sec.binding_key = sec.binding_cert = NULL;
     label_free(sec.dflt);
     clearance_free(sec.floor);
     label_policy_free(sec.policy);
@@ -489,6 +533,40 @@ static enum security_verdict binding_check(const struct stanza *st, const char *
     return SECURITY_MALFORMED;
 }
 
+/* What the server adds to a message a client sends, once it is permitted:
+ * the default label when it has none (security.label_unlabelled), and a
+ * STANAG 4778 binding of its label to its body signed with the server's
+ * key when one is configured and the client sent none. Only messages with
+ * a body: the binding covers the body. */
+static int apply_and_bind(struct stanza *st, const char *from)
+{
+    char why[256] = "";
+    if (st->frozen || strcmp(stanza_name(st), "message") != 0 ||
+        !xml_child(st->root, "body", NULL))
+        return 0;
+    const struct xml_node *sl = xml_child(st->root, "securitylabel", LABEL_NS);
+    if (!sl && sec.label_unlabelled) {
+        if (label_attach(sec.policy, sec.dflt, LABEL_FORMAT_ESS, st, st->root) < 0)
+            return ALDIS_EINVAL;
+        sl = xml_child(st->root, "securitylabel", LABEL_NS);
+    }
+    if (!sec.binding_key || !sl)
+        return 0;
+    struct label *l = NULL;
+    if (label_from_xep0258(sec.policy, sl, &l, why, sizeof why) < 0 || !l) {
+        label_free(l);
+        return 0; /* the checks before refuse malformed labels; nothing to bind */
+    }
+    int rc = label_binding_sign(sec.policy, l, st, sec.binding_key, sec.binding_cert, why,
+                                sizeof why);
+    label_free(l);
+    if (rc == ALDIS_EEXIST)
+        return 0; /* the client bound it (and it verified) */
+    if (rc < 0)
+        log_warn("security", "binding the label of a message from %s failed: %s", from, why);
+    return rc < 0 ? rc : 0;
+}
+
 int security_session_send(struct session *s, struct stanza *st)
 {
     char text[300];
@@ -499,6 +577,13 @@ int security_session_send(struct session *s, struct stanza *st)
                                              sizeof text);
     if (v == SECURITY_PERMIT)
         v = binding_check(st, s->full, text, sizeof text);
+    if (v == SECURITY_PERMIT && apply_and_bind(st, s->full) < 0) {
+        struct stanza *e = stanza_error_reply(st, "wait", "internal-server-error",
+                                              "The server could not bind the security label");
+        session_reply(s, e);
+        stanza_unref(e);
+        return ALDIS_EAUTH;
+    }
     if (v == SECURITY_PERMIT)
         return 0;
     const char *type = stanza_type(st);
@@ -616,4 +701,68 @@ enum security_verdict security_room_message(const char *room_jid, const struct s
                                              from, room_jid, text, textlen);
     pthread_rwlock_unlock(&snapshot_lock);
     return v;
+}
+
+/* ---- clearances from client certificates -------------------------------- */
+
+struct cert_clearance {
+    struct host *host;
+    struct clearance *c;
+    char bare[];
+};
+
+/* On the owner worker, once the account is loaded (after mod_labels read
+ * the stored clearance): the certificate's replaces it, in the account,
+ * the shared cache and the store, before the session's bind (posted later
+ * from the same worker) copies it to the session. */
+static void cert_clearance_apply(struct account *acct, void *arg)
+{
+    struct cert_clearance *cc = arg;
+    if (host_module_enabled(acct->host, &mod_labels)) {
+        struct buf text;
+        buf_init(&text);
+        clearance_free(MODULE_DATA(acct, mod_labels));
+        MODULE_DATA(acct, mod_labels) = cc->c;
+        cc->c = NULL;
+        security_subject_update(acct->bare, MODULE_DATA(acct, mod_labels));
+        if (clearance_format(sec.policy, MODULE_DATA(acct, mod_labels), &text) == 0 &&
+            text.len <= LABELS_CLEARANCE_MAX) {
+            store_labels_put(acct->bare, buf_cstr(&text), NULL, NULL);
+            log_info("security", "%s: clearance %s from the client certificate", acct->bare,
+                     buf_cstr(&text));
+        }
+        buf_free(&text);
+    }
+    clearance_free(cc->c);
+    free(cc);
+}
+
+static void cert_clearance_on_owner(struct worker *w, void *arg)
+{
+    (void)w;
+    struct cert_clearance *cc = arg;
+    account_with(cc->host, cc->bare, cert_clearance_apply, cc);
+}
+
+void security_certificate_clearance(struct host *h, const char *bare, const unsigned char *der,
+                                    size_t len)
+{
+    char why[256] = "";
+    struct clearance *c = NULL;
+    if (!sec.policy || !sec.certificate_clearance || !der)
+        return;
+    if (clearance_from_der(sec.policy, der, len, &c, why, sizeof why) < 0) {
+        /* never higher than what is stored: the stored clearance stays */
+        log_warn("security", "%s: the certificate's clearance is not usable (%s); keeping the "
+                 "stored one", bare, why);
+        audit("refuse", SECURITY_PATH_SEND, bare, bare, "-", "certificate clearance unusable");
+        return;
+    }
+    size_t n = strlen(bare) + 1;
+    struct cert_clearance *cc = malloc(sizeof *cc + n);
+    ALDIS_ASSERT(cc != NULL);
+    cc->host = h;
+    cc->c = c;
+    memcpy(cc->bare, bare, n);
+    worker_post(worker_owner_of(bare), cert_clearance_on_owner, cc);
 }

@@ -147,6 +147,17 @@ bool security_room_join_allowed(const char *room_jid, const char *occupant_bare)
 enum security_verdict security_room_message(const char *room_jid, const struct stanza *st,
                                             const char *from, char *text, size_t textlen);
 
+/* ---- clearances from client certificates --------------------------------- */
+
+/* A SASL EXTERNAL login of `bare` with a certificate whose
+ * subjectDirectoryAttributes extension value is der/len (NULL: none): with
+ * security.certificate_clearance on, its RFC 5755 clearance attribute
+ * becomes the account's clearance (stored, as `aldisctl user clearance`
+ * would) before the session binds. An unusable one keeps the stored
+ * clearance (logged and audited). Session worker. */
+void security_certificate_clearance(struct host *h, const char *bare, const unsigned char *der,
+                                    size_t len);
+
 /* ---- session clearance (set by mod_labels) ------------------------------ */
 
 /* Give a session its clearance (takes ownership; session worker only). */

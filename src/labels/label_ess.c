@@ -603,3 +603,27 @@ out:
     asn1_delete_structure(&el);
     return rc;
 }
+
+int clearance_to_extension_der(const struct clearance *c, unsigned char **der, size_t *len)
+{
+    unsigned char *value = NULL;
+    size_t vlen = 0;
+    int rc = clearance__to_der(c, &value, &vlen);
+    if (rc < 0)
+        return rc;
+    asn1_node el = NULL;
+    if ((rc = ess_element("AttributesSyntax", &el)) < 0)
+        goto out;
+    rc = ALDIS_EINVAL;
+    /* one attribute: id-at-clearance (RFC 5755 §4.4.6) with one value */
+    if (asn1_write_value(el, "", "NEW", 1) != ASN1_SUCCESS ||
+        asn1_write_value(el, "?LAST.type", "2.5.4.55", 1) != ASN1_SUCCESS ||
+        asn1_write_value(el, "?LAST.values", "NEW", 1) != ASN1_SUCCESS ||
+        asn1_write_value(el, "?LAST.values.?LAST", value, (int)vlen) != ASN1_SUCCESS)
+        goto out;
+    rc = ess_encode(el, der, len);
+out:
+    asn1_delete_structure(&el);
+    free(value);
+    return rc;
+}

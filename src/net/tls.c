@@ -236,6 +236,30 @@ size_t tls_unique(SSL *ssl, unsigned char *out, size_t max)
 
 const char *tls_sni(SSL *ssl) { return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name); }
 
+int tls_client_extension(SSL *ssl, const char *oid, unsigned char **der, size_t *len)
+{
+    int rc = ALDIS_ENOTFOUND;
+    *der = NULL;
+    *len = 0;
+    if (SSL_get_verify_result(ssl) != X509_V_OK)
+        return ALDIS_EAUTH;
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    int at = cert && obj ? X509_get_ext_by_OBJ(cert, obj, -1) : -1;
+    X509_EXTENSION *ext = at >= 0 ? X509_get_ext(cert, at) : NULL;
+    ASN1_OCTET_STRING *data = ext ? X509_EXTENSION_get_data(ext) : NULL;
+    if (data && ASN1_STRING_length(data) > 0) {
+        *len = (size_t)ASN1_STRING_length(data);
+        *der = malloc(*len);
+        ALDIS_ASSERT(*der != NULL);
+        memcpy(*der, ASN1_STRING_get0_data(data), *len);
+        rc = 0;
+    }
+    ASN1_OBJECT_free(obj);
+    X509_free(cert);
+    return rc;
+}
+
 /* id-on-xmppAddr (RFC 6120 §13.7.1.4) */
 #define OID_XMPP_ADDR "1.3.6.1.5.5.7.8.5"
 

@@ -27,5 +27,8 @@ size_t tls_unique(SSL *ssl, unsigned char *out, size_t max);
 int tls_client_xmpp_addrs(SSL *ssl, char addrs[][1024], int max);
 /* The server name the client asked for (SNI), or NULL. */
 const char *tls_sni(SSL *ssl);
+/* The value (DER) of extension `oid` of the peer's verified certificate,
+ * malloc'd into *der; ALDIS_ENOTFOUND when there is none. */
+int tls_client_extension(SSL *ssl, const char *oid, unsigned char **der, size_t *len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "aldis/log.h"
 #include "core/modules.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
 #include "http/metrics.h"
@@ -1074,6 +1075,14 @@ static void sasl_succeeded(struct c2s *c, const char *final, size_t len)
     log_info("c2s", "%s: authenticated as %s (%s%s)", c->conn.peer, bare, c->sasl2 ? "SASL2 " : "",
              c->sasl->mech);
     session_set_account(&c->s, bare);
+    if (c->sasl->external && c2s_ssl(c)) {
+        /* RFC 5755 clearance in the certificate (security.certificate_clearance) */
+        unsigned char *ext = NULL;
+        size_t extlen = 0;
+        if (tls_client_extension(c2s_ssl(c), "2.5.29.9", &ext, &extlen) == 0)
+            security_certificate_clearance(c->s.host, bare, ext, extlen);
+        free(ext);
+    }
     sasl_release(c);
     c->authed = true;
     if (c->sasl2) {

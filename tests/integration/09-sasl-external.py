@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """09-sasl-external: SASL EXTERNAL with client certificates (XEP-0178,
-RFC 6120 §6.3.4, §13.7.1.4 id-on-xmppAddr). The test makes its own CA and
-client certificates with the openssl command (test fixtures, never kept)."""
+RFC 6120 §6.3.4, §13.7.1.4 id-on-xmppAddr), and a clearance carried in
+the certificate (RFC 5755 attribute in subjectDirectoryAttributes, made by
+`aldisctl policy cert-extension`) becoming the user's clearance. The test
+makes its own CA and client certificates with the openssl command (test
+fixtures, never kept)."""
 
 import atexit
 import os
@@ -26,11 +29,11 @@ def make_ca(name):
             "-keyout", name + ".key", "-out", name + ".crt", "-days", "2", "-subj", "/CN=" + name)
 
 
-def make_client(name, ca, addrs):
+def make_client(name, ca, addrs, extra=""):
     ext = os.path.join(tmp, name + ".ext")
     with open(ext, "w") as f:
         san = ",".join("otherName:1.3.6.1.5.5.7.8.5;UTF8:%s" % a for a in addrs)
-        f.write("subjectAltName=%s\nextendedKeyUsage=clientAuth\n" % san)
+        f.write("subjectAltName=%s\nextendedKeyUsage=clientAuth\n%s" % (san, extra))
     openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
             "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
     openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
@@ -40,7 +43,8 @@ def make_client(name, ca, addrs):
 
 make_ca("trusted-ca")
 make_ca("other-ca")
-srv = Server(config={"c2s.client_ca": os.path.join(tmp, "trusted-ca.crt")})
+srv = Server(config={"c2s.client_ca": os.path.join(tmp, "trusted-ca.crt"),
+                     "security.certificate_clearance": True})
 
 _plain_context = harness._client_ssl_context
 _client_cert = [None]
@@ -137,6 +141,53 @@ async def test_unknown_account(srv):
     r.close()
 
 
+def catalog_markings(r, target):
+    r.send("<iq type='get' id='cat' to='%s'><catalog xmlns='urn:xmpp:sec-label:catalog:2' "
+           "to='%s'/></iq>" % (srv.domain, target))
+    m = r.expect(r"<iq\b[^>]*id='cat'.*?</iq>")
+    return re.findall(r"<displaymarking[^>]*>([^<]*)</displaymarking>", m.group(0))
+
+
+async def test_clearance_from_the_certificate(srv):
+    jid, _ = srv.new_user()  # no stored clearance: UNCLASSIFIED only
+    policy = os.path.join(srv.dir, "policy.xml")
+    line = srv.ctl("policy", "cert-extension", policy, "--classification", "SECRET",
+                   "--category", "Releasable To=GBR").stdout.strip()
+    check(line.startswith("2.5.29.9=DER:"), "cert-extension printed %r" % line)
+    r = tls_client(srv, make_client("cleared", "trusted-ca", [jid], line + "\n"))
+    kind, text = external(r)
+    check(kind == "success", "EXTERNAL failed: %s" % text)
+    r.open()
+    r.bind("cert")
+    marks = catalog_markings(r, jid)
+    check(any(m.startswith("SECRET") for m in marks),
+          "the certificate's SECRET clearance does not apply: catalog %s" % marks)
+    shown = srv.ctl("user", "clearance", jid, "--show").stdout
+    check("SECRET" in shown and "GBR" in shown, "stored clearance: %r" % shown)
+    r.close()
+    # a certificate without the attribute leaves the stored clearance alone
+    r = tls_client(srv, make_client("plain", "trusted-ca", [jid]))
+    kind, text = external(r)
+    check(kind == "success", "EXTERNAL failed: %s" % text)
+    r.open()
+    r.bind("plain")
+    check(any(m.startswith("SECRET") for m in catalog_markings(r, jid)),
+          "a certificate without a clearance changed the stored one")
+    r.close()
+    # one under another policy is refused: the stored clearance stays
+    other = "2.5.29.9=DER:30:11:30:0F:06:03:55:04:37:31:08:30:06:06:04:2A:03:04:05\n"
+    low, _ = srv.new_user()
+    r = tls_client(srv, make_client("foreign", "trusted-ca", [low], other))
+    kind, text = external(r)
+    check(kind == "success", "EXTERNAL failed: %s" % text)
+    r.open()
+    r.bind("f")
+    marks = catalog_markings(r, low)
+    check(marks and all(m.startswith("UNCLASSIFIED") for m in marks),
+          "a foreign-policy clearance raised the user's: %s" % marks)
+    r.close()
+
+
 run_tests([test_offered_only_with_a_trusted_certificate, test_login_with_the_certificate_identity,
            test_authzid_named_in_the_certificate, test_authzid_not_in_the_certificate,
-           test_unknown_account], srv)
+           test_unknown_account, test_clearance_from_the_certificate], srv)

@@ -525,6 +525,22 @@ static void test_clearance_der(void **state)
     static const unsigned char other[] = {0x30, 0x04, 0x06, 0x02, 0x2a, 0x03};
     assert_int_equal(clearance_from_der(pol, other, sizeof other, &back, why, sizeof why),
                      ALDIS_EINVAL);
+    /* the certificate extension form carries the same clearance */
+    unsigned char *xder = NULL;
+    size_t extlen = 0;
+    struct clearance *c2 = label_fixture_clearance(pol, "SECRET;Releasable To=GBR");
+    assert_int_equal(clearance_to_extension_der(c2, &xder, &extlen), 0);
+    struct clearance *back2 = NULL;
+    assert_int_equal(clearance_from_der(pol, xder, extlen, &back2, why, sizeof why), 0);
+    assert_true(clearance_covers(pol, back2, c2) && clearance_covers(pol, c2, back2));
+    for (size_t cut = 1; cut < extlen; cut += 3) {
+        struct clearance *x = NULL;
+        assert_true(clearance_from_der(pol, xder, cut, &x, why, sizeof why) < 0);
+        assert_null(x);
+    }
+    free(xder);
+    clearance_free(back2);
+    clearance_free(c2);
 }
 
 static void test_base64(void **state)

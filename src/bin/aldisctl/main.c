@@ -79,6 +79,9 @@ static const char usage_main[] =
     "  room clearance ROOM --classification NAME [--category TAG=VALUE]...\n"
     "                                   set a room's clearance (its ceiling)\n"
     "  policy check FILE                validate a security policy (SPIF)\n"
+    "  policy cert-extension FILE --classification NAME [--category TAG=VALUE]...\n"
+    "                                   the client-certificate extension carrying a\n"
+    "                                   clearance (for SASL EXTERNAL logins)\n"
     "  check                            load and check the configuration\n"
     "\n"
     "Options:\n"
@@ -142,10 +145,17 @@ static const char usage_room[] =
 
 static const char usage_policy[] =
     "usage: aldisctl policy check FILE\n"
+    "       aldisctl policy cert-extension FILE --classification NAME [--category TAG=VALUE]...\n"
     "\n"
-    "Load an Open XML SPIF security policy and print its summary:\n"
+    "check: load an Open XML SPIF security policy and print its summary:\n"
     "classifications with levels and colours, category tag sets, equivalent\n"
-    "policies. Exit status 1 with the error when the file is not valid.\n";
+    "policies. Exit status 1 with the error when the file is not valid.\n"
+    "\n"
+    "cert-extension: print the subjectDirectoryAttributes extension (RFC 5280\n"
+    "4.2.1.8, OID 2.5.29.9) carrying this clearance as an RFC 5755 clearance\n"
+    "attribute, as a line for an openssl extensions file. A client certificate\n"
+    "with it gives its user this clearance at SASL EXTERNAL login when the\n"
+    "server has security.certificate_clearance on.\n";
 
 static const char usage_check[] =
     "usage: aldisctl [--config FILE] check\n"
@@ -1047,6 +1057,44 @@ static int cmd_room(struct args *a)
     return EXIT_USAGE;
 }
 
+/* policy cert-extension FILE --classification NAME [--category TAG=VALUE]... */
+static int policy_cert_extension(const struct args *a)
+{
+    char why[512] = "";
+    struct label_policy *p = NULL;
+    struct clearance *c = NULL;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    struct buf text;
+    buf_init(&text);
+    int rc = 1;
+    if (label_policy_load(a->pos[2], &p, why, sizeof why) != 0) {
+        say_error("%s", why[0] ? why : "not a valid security policy");
+        goto out;
+    }
+    if ((rc = clearance_text(a, &text)) != 0)
+        goto out;
+    rc = 1;
+    if (clearance_parse(p, buf_cstr(&text), &c, why, sizeof why) != 0) {
+        say_error("not a clearance under policy %s: %s", label_policy_name(p), why);
+        goto out;
+    }
+    if (clearance_to_extension_der(c, &der, &len) != 0) {
+        say_error("cannot encode the clearance");
+        goto out;
+    }
+    printf("2.5.29.9=DER:");
+    for (size_t i = 0; i < len; i++)
+        printf("%02X%s", der[i], i + 1 < len ? ":" : "\n");
+    rc = 0;
+out:
+    free(der);
+    clearance_free(c);
+    label_policy_free(p);
+    buf_free(&text);
+    return rc;
+}
+
 static int cmd_policy(struct args *a)
 {
     char why[512] = "";
@@ -1055,6 +1103,9 @@ static int cmd_policy(struct args *a)
         fputs(usage_policy, stdout);
         return 0;
     }
+    if (a->npos == 3 && strcmp(a->pos[1], "cert-extension") == 0 && a->classification &&
+        !a->show && !a->clear && !a->used_init_opts && !a->used_user_opts)
+        return policy_cert_extension(a);
     if (a->npos != 3 || strcmp(a->pos[1], "check") != 0 || a->used_init_opts ||
         a->used_user_opts || a->used_clearance_opts) {
         fputs(usage_policy, stderr);
