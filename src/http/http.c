@@ -8,6 +8,8 @@
  * to the files of this directory, and the response helpers. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -526,6 +528,11 @@ void http_accept_fd(int fd, enum listener_kind kind)
         close(fd);
         return;
     }
+    /* XMPP over WebSocket/BOSH is small request/answer traffic: Nagle
+     * would hold each answer until the previous one's ACK (40 ms per
+     * round of a login), as on the XMPP ports (net/listener.c) */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* lws closes the socket itself when it cannot adopt it */
     struct lws *wsi = lws_adopt_socket_vhost(vh, fd);
     if (!wsi)

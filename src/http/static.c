@@ -86,12 +86,14 @@ static bool is_hashed(const char *path)
 /* The page may talk to its own origin and to the hosts' services (the
  * XEP-0363 upload service hands out URLs on upload.DOMAIN, another origin).
  * Built once from the configuration; bounded by CONFIG_MAX_HOSTS. */
-static char csp_text[4096];
+#define CSP_ORIGINS_MAX 3072 /* bytes of upload origins (every host, http and https) */
+/* the origins appear three times, plus the fixed directives */
+static char csp_text[3 * CSP_ORIGINS_MAX + 512];
 static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
 
 static void csp_build(void)
 {
-    char origins[3072] = "";
+    char origins[CSP_ORIGINS_MAX] = "";
     size_t n = 0;
     for (size_t i = 0; i < http_cfg->nhosts; i++) {
         const char *d = http_cfg->hosts[i].domain;

@@ -17,6 +17,7 @@
 #include "http/metrics.h"
 #include "stream/c2s.h"
 
+#define WS_WRITES_PER_ROUND 64 /* messages written per writable callback, at most */
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 /* output a slow reader may leave queued before we drop it */
 #define WS_MAX_QUEUED (4u * 1024 * 1024)
@@ -205,14 +206,21 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             }
             return 0;
         }
-        p->head = m->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued -= m->len;
-        int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-        free(m);
-        if (n < 0)
-            return -1;
+        /* As many queued messages as the socket takes now (bounded, so
+         * one busy connection does not hold the worker): one writable
+         * round per stanza would cost a poll change and a wakeup each. */
+        for (int sent = 0; m && sent < WS_WRITES_PER_ROUND; sent++, m = p->head) {
+            p->head = m->next;
+            if (!p->head)
+                p->tail = NULL;
+            p->queued -= m->len;
+            int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            free(m);
+            if (n < 0)
+                return -1;
+            if (lws_send_pipe_choked(wsi))
+                break;
+        }
         if (p->head || p->closing)
             lws_callback_on_writable(wsi);
         return 0;
