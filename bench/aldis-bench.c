@@ -1,6 +1,8 @@
 /* aldis-bench: XMPP client load generator — options, worker threads (one
- * epoll loop each, many connections per thread), the scenarios (login, idle,
- * chat, latency, register, muc) and the report. Every run is bounded: setup
+ * epoll loop each, many connections per thread; for the ws* scenarios one
+ * libwebsockets loop each, in ws.c), the scenarios (login, idle, chat,
+ * latency, register, muc, and login/idle/chat/latency over WebSocket) and
+ * the report. Every run is bounded: setup
  * (and for muc, entering the room) by --setup-timeout, measurement by
  * --duration, the final drain by 5 s. */
 #include "bench.h"
@@ -488,54 +490,75 @@ static uint64_t worker_in_flight(struct worker *w)
     return total;
 }
 
+int worker_tick(struct worker *w)
+{
+    const struct bench_opts *o = w->opts;
+    int phase = atomic_load(&bench_phase);
+    if (phase == PHASE_STOP)
+        return -1;
+    int measuring = phase == PHASE_WARMUP || phase == PHASE_MEASURE; /* traffic on */
+    if (measuring && !w->started) {
+        w->started = 1;
+        if (o->scenario == SCEN_CHAT)
+            for (int i = 0; i < w->nconns; i++)
+                conn_send_messages(&w->conns[i], o->window);
+    }
+    if (phase == PHASE_DRAIN)
+        atomic_store(&w->drained, worker_in_flight(w) == 0);
+    int handshakes = 0;
+    /* The scan for connections to (re)open is linear: with many
+     * connections it runs at most every 10 ms once setup is over, or
+     * it would cost more than the traffic (muc: 1000 sessions). */
+    double now = bench_now();
+    if ((o->scenario != SCEN_LOGIN || measuring) &&
+        (w->nconns <= 64 || phase == PHASE_SETUP || now >= w->next_scan)) {
+        worker_start_pending(w, &handshakes);
+        w->next_scan = now + 0.01;
+    }
+    if (o->scenario == SCEN_REGISTER && !worker_busy(w))
+        return -1;
+    if (o->scenario == SCEN_LATENCY && measuring)
+        worker_pace(w);
+    if (o->scenario == SCEN_MUC) {
+        worker_muc_joins(w);
+        if (measuring && o->rate_set)
+            worker_pace_muc(w);
+        else if (measuring)
+            muc_refill(w); /* the first window, and after a reconnect */
+    }
+    int paced = measuring && (o->scenario == SCEN_LATENCY ||
+                              (o->scenario == SCEN_MUC && o->rate_set));
+    /* Joins are sent from this loop: do not sleep long while they run. */
+    int joining = o->scenario == SCEN_MUC && atomic_load(&muc_join_go) &&
+                  atomic_load(&w->joined) < w->nconns;
+    return paced || joining ? 1 : 50;
+}
+
+void worker_conns_free(struct worker *w)
+{
+    for (int i = 0; i < w->nconns; i++) {
+        conn_reset(&w->conns[i]);
+        if (w->conns[i].parser)
+            XML_ParserFree(w->conns[i].parser);
+        w->conns[i].parser = NULL;
+        free(w->conns[i].out);
+        w->conns[i].out = NULL;
+    }
+}
+
 static void *worker_run(void *arg)
 {
     struct worker *w = arg;
-    const struct bench_opts *o = w->opts;
     struct epoll_event evs[256];
-    int started = 0; /* chat: the windows were filled */
-    double next_scan = 0;
 
+    if (w->opts->ws) {
+        ws_worker_run(w);
+        return NULL;
+    }
     for (;;) {
-        int phase = atomic_load(&bench_phase);
-        if (phase == PHASE_STOP)
+        int timeout = worker_tick(w);
+        if (timeout < 0)
             break;
-        int measuring = phase == PHASE_WARMUP || phase == PHASE_MEASURE; /* traffic on */
-        if (measuring && !started) {
-            started = 1;
-            if (o->scenario == SCEN_CHAT)
-                for (int i = 0; i < w->nconns; i++)
-                    conn_send_messages(&w->conns[i], o->window);
-        }
-        if (phase == PHASE_DRAIN)
-            atomic_store(&w->drained, worker_in_flight(w) == 0);
-        int handshakes = 0;
-        /* The scan for connections to (re)open is linear: with many
-         * connections it runs at most every 10 ms once setup is over, or
-         * it would cost more than the traffic (muc: 1000 sessions). */
-        double now = bench_now();
-        if ((o->scenario != SCEN_LOGIN || measuring) &&
-            (w->nconns <= 64 || phase == PHASE_SETUP || now >= next_scan)) {
-            worker_start_pending(w, &handshakes);
-            next_scan = now + 0.01;
-        }
-        if (o->scenario == SCEN_REGISTER && !worker_busy(w))
-            break;
-        if (o->scenario == SCEN_LATENCY && measuring)
-            worker_pace(w);
-        if (o->scenario == SCEN_MUC) {
-            worker_muc_joins(w);
-            if (measuring && o->rate_set)
-                worker_pace_muc(w);
-            else if (measuring)
-                muc_refill(w); /* the first window, and after a reconnect */
-        }
-        int paced = measuring && (o->scenario == SCEN_LATENCY ||
-                                  (o->scenario == SCEN_MUC && o->rate_set));
-        /* Joins are sent from this loop: do not sleep long while they run. */
-        int joining = o->scenario == SCEN_MUC && atomic_load(&muc_join_go) &&
-                      atomic_load(&w->joined) < w->nconns;
-        int timeout = paced || joining ? 1 : 50;
         int n = epoll_wait(w->epfd, evs, 256, timeout);
         for (int i = 0; i < n; i++) {
             uint32_t slot = (uint32_t)evs[i].data.u64;
@@ -548,12 +571,7 @@ static void *worker_run(void *arg)
             conn_on_event(c, evs[i].events);
         }
     }
-    for (int i = 0; i < w->nconns; i++) {
-        conn_reset(&w->conns[i]);
-        if (w->conns[i].parser)
-            XML_ParserFree(w->conns[i].parser);
-        free(w->conns[i].out);
-    }
+    worker_conns_free(w);
     return NULL;
 }
 
@@ -627,9 +645,15 @@ static void usage(FILE *f)
             "  muc       --occupants sessions enter one room (XEP-0045), then --senders\n"
             "            of them send groupchat messages, at saturation (--window in\n"
             "            flight per sender) or at a total --rate -> deliveries/s, p50/p99\n"
+            "  wslogin, wsidle, wschat, wslatency\n"
+            "            the same over XMPP over WebSocket (RFC 7395, subprotocol xmpp):\n"
+            "            ws://HOST:PORT/xmpp-websocket, or wss:// with --tls; no STARTTLS\n"
             "options:\n"
             "  --host H            server address (default 127.0.0.1)\n"
-            "  --port P            c2s port (default 5222)\n"
+            "  --port P            c2s port (default 5222); ws*: the HTTP(S) port\n"
+            "                      (default 5280, 5281 with --tls)\n"
+            "  --tls               ws*: wss:// (TLS, certificate not verified)\n"
+            "  --ws-path PATH      ws*: the endpoint (default /xmpp-websocket)\n"
             "  --domain D          XMPP domain (default localhost)\n"
             "  --user-prefix S     users are S1..SN (default bench)\n"
             "  --password PW       password of every user (default: the username)\n"
@@ -673,8 +697,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {"occupants", required_argument, 0, 'O'}, {"senders", required_argument, 0, 'E'},
         {"room", required_argument, 0, 'R'},     {"muc-domain", required_argument, 0, 'M'},
+        {"tls", no_argument, 0, 'L'},            {"ws-path", required_argument, 0, 'X'},
         {0, 0, 0, 0}};
-    int window_set = 0;
+    int window_set = 0, port_set = 0;
     *o = (struct bench_opts){.host = "127.0.0.1",
                              .port = 5222,
                              .domain = "localhost",
@@ -690,12 +715,20 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
                              .window = 32,
                              .occupants = 1000,
                              .senders = 10,
-                             .room = "bench"};
+                             .room = "bench",
+                             .ws_path = "/xmpp-websocket"};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? -1 : 1;
     }
     const char *s = argv[1];
+    /* wsNAME: scenario NAME over WebSocket. Registration and MUC stay on
+     * TCP (the accounts are made before, the room is a TCP figure). */
+    if (!strncmp(s, "ws", 2) && (!strcmp(s + 2, "login") || !strcmp(s + 2, "idle") ||
+                                 !strcmp(s + 2, "chat") || !strcmp(s + 2, "latency"))) {
+        o->ws = 1;
+        s += 2;
+    }
     if (!strcmp(s, "login"))
         o->scenario = SCEN_LOGIN;
     else if (!strcmp(s, "idle"))
@@ -718,7 +751,9 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case 'H': o->host = optarg; break;
-        case 'p': o->port = atoi(optarg); break;
+        case 'p': o->port = atoi(optarg); port_set = 1; break;
+        case 'L': o->ws_tls = 1; break;
+        case 'X': o->ws_path = optarg; break;
         case 'd': o->domain = optarg; break;
         case 'u': o->user_prefix = optarg; break;
         case 'w': o->password = optarg; break;
@@ -744,6 +779,12 @@ static int parse_opts(int argc, char **argv, struct bench_opts *o)
     }
     if (o->pairs == 0)
         o->pairs = o->users / 2;
+    if (o->ws && !port_set)
+        o->port = o->ws_tls ? 5281 : 5280;
+    if ((o->ws_tls && !o->ws) || o->ws_path[0] != '/' || strlen(o->ws_path) > 200) {
+        fprintf(stderr, "aldis-bench: --tls is for the ws* scenarios; --ws-path is /PATH\n");
+        return -1;
+    }
     if (o->port <= 0 || o->port > 65535 || o->users < 1 || o->threads < 1 || o->threads > 64 ||
         o->concurrency < 1 || o->window < 1 || o->rate <= 0 || o->duration <= 0 ||
         o->duration > 86400 || o->setup_timeout <= 0 || o->warmup < 0 || o->warmup > 3600) {
@@ -842,6 +883,8 @@ static int worker_setup(struct worker *w, int index, const struct bench_opts *o,
             c->partner = &w->conns[i ^ 1];
         }
     }
+    if (o->ws && ws_worker_setup(w) < 0)
+        return -1;
     return 0;
 }
 
@@ -885,10 +928,11 @@ static void json_escape(char *dst, size_t size, const char *s)
     dst[o] = '\0';
 }
 
-static const char *scenario_name(enum bench_scenario s)
+static const char *scenario_name(const struct bench_opts *o)
 {
     static const char *names[] = {"login", "idle", "chat", "latency", "register", "muc"};
-    return names[s];
+    static const char *ws_names[] = {"wslogin", "wsidle", "wschat", "wslatency", "", ""};
+    return o->ws ? ws_names[o->scenario] : names[o->scenario];
 }
 
 int main(int argc, char **argv)
@@ -899,6 +943,7 @@ int main(int argc, char **argv)
         return rc < 0 ? 2 : 0;
 
     raise_fd_limit();
+    ws_log_init(o.verbose);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
@@ -925,7 +970,7 @@ int main(int argc, char **argv)
         return 1;
     for (int i = 0; i < o.threads; i++) {
         if (worker_setup(&ws[i], i, &o, ctx) < 0) {
-            fprintf(stderr, "aldis-bench: out of memory\n");
+            fprintf(stderr, "aldis-bench: out of memory, or no libwebsockets context\n");
             return 1;
         }
     }
@@ -1162,7 +1207,7 @@ int main(int argc, char **argv)
                "\"errors\":%llu,\"threads\":%d,\"mechanism\":\"%s\",\"client_cpu_s\":%.3f,"
                "\"server_cpu_s\":%.3f,\"server_setup_cpu_s\":%.3f,\"server_rss_kb_start\":%ld,"
                "\"server_rss_kb_ready\":%ld,\"server_rss_kb_end\":%ld,\"last_error\":\"%s\"",
-               scenario_name(o.scenario), ok ? "true" : "false", metric, value, secs,
+               scenario_name(&o), ok ? "true" : "false", metric, value, secs,
                setup_seconds, o.scenario == SCEN_IDLE ? ready : ready_end,
                (unsigned long long)logins, (unsigned long long)delivered,
                o.scenario == SCEN_LATENCY || o.rate_set ? o.rate : 0.0, p50, p90, p99, pmax,
@@ -1180,7 +1225,7 @@ int main(int argc, char **argv)
                    (unsigned long long)muc_sent_measured, nlat, lat_every);
         printf("}\n");
     } else {
-        printf("scenario:   %s (%s)\n", scenario_name(o.scenario), ok ? "ok" : "FAILED");
+        printf("scenario:   %s (%s)\n", scenario_name(&o), ok ? "ok" : "FAILED");
         switch (o.scenario) {
         case SCEN_LOGIN:
             printf("logins:     %llu in %.2f s = %.1f logins/s (concurrency %d)\n",
@@ -1239,6 +1284,7 @@ int main(int argc, char **argv)
         free(ws[i].cache);
         free(ws[i].lat);
         close(ws[i].epfd);
+        ws_worker_free(&ws[i]);
     }
     free(ws);
     free(tids);

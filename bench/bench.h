@@ -1,7 +1,8 @@
 /* aldis-bench: shared types of the XMPP load generator — options, per-thread
  * workers, client connections and the SCRAM client. The generator is
- * standalone: it speaks XMPP over TLS to any server and links only OpenSSL,
- * expat and pthreads, so the same binary measures Aldis, Prosody and ejabberd. */
+ * standalone: it speaks XMPP over TLS (or over WebSocket, RFC 7395) to any
+ * server and links only OpenSSL, expat, libwebsockets and pthreads, so the
+ * same binary measures Aldis, Prosody and ejabberd. */
 #ifndef ALDIS_BENCH_H
 #define ALDIS_BENCH_H
 
@@ -25,6 +26,11 @@ enum bench_scenario {
 
 struct bench_opts {
     enum bench_scenario scenario;
+    /* The ws* scenarios: XMPP over WebSocket (RFC 7395) instead of TCP with
+     * STARTTLS; ws.c runs the connections, conn.c the same XMPP logic. */
+    int ws;
+    int ws_tls;          /* wss:// (--tls) instead of ws:// */
+    const char *ws_path; /* HTTP path of the endpoint (--ws-path) */
     const char *host;
     int port;
     const char *domain;
@@ -95,6 +101,7 @@ struct scram_state {
 };
 
 struct worker;
+struct lws;
 
 struct conn {
     struct worker *w;
@@ -103,6 +110,7 @@ struct conn {
     int fd;
     enum conn_state state;
     SSL *ssl;
+    struct lws *wsi; /* ws: the WebSocket connection, NULL once let go */
     XML_Parser parser;
     int user;     /* 1-based user number */
     int depth;    /* XML depth: 1 = stream, 2 = top-level element */
@@ -131,6 +139,8 @@ struct conn {
     char jid[CONN_JID_MAX]; /* full JID after bind */
     struct scram_state scram;
 
+    /* Output not written yet. TCP: a byte stream. ws: one record per
+     * WebSocket message, laid out as ws.c says (ws_conn_queue). */
     char *out;
     size_t out_len, out_cap;
 
@@ -176,6 +186,11 @@ struct worker {
     int nsenders;       /* muc: senders among this worker's connections */
     char last_error[160];
     char mechanism[16]; /* SASL mechanism last used */
+
+    /* the loop's own state (worker_tick) */
+    int started;      /* chat: the windows were filled */
+    double next_scan; /* next scan for connections to (re)open */
+    struct ws_loop *ws; /* ws scenarios: this thread's libwebsockets context */
 };
 
 /* Global phase, set by the main thread: sessions come up in SETUP, traffic
@@ -192,6 +207,13 @@ extern double bench_measure_start;
 
 double bench_now(void);
 
+/* aldis-bench.c: one pass of the scenario logic between two waits for
+ * socket events. Returns the longest wait in milliseconds before the next
+ * pass, or -1 when the worker must stop. */
+int worker_tick(struct worker *w);
+/* Close every connection of the worker and free their buffers. */
+void worker_conns_free(struct worker *w);
+
 /* conn.c */
 int conn_start(struct conn *c);
 void conn_reset(struct conn *c);
@@ -203,6 +225,22 @@ void conn_send_messages(struct conn *c, int count);
 void conn_send_groupchat(struct conn *c, int count);
 void conn_send_muc_join(struct conn *c);
 void conn_send_muc_config(struct conn *c);
+/* Feed received bytes (TCP: the decrypted stream; ws: a WebSocket message
+ * or a fragment of one) to the XML parser and act on complete elements. */
+void conn_receive(struct conn *c, const char *data, size_t len);
+/* ws: the WebSocket upgrade succeeded; open the XMPP stream. */
+void conn_ws_established(struct conn *c);
+
+/* ws.c: the WebSocket transport. One libwebsockets context per worker
+ * thread, serviced by ws_worker_run instead of the epoll loop. */
+int ws_worker_setup(struct worker *w);
+void ws_worker_run(struct worker *w);
+void ws_worker_free(struct worker *w);
+int ws_conn_start(struct conn *c);
+void ws_conn_release(struct conn *c);
+void ws_conn_queue(struct conn *c, const char *data, size_t len);
+void ws_conn_flush(struct conn *c);
+void ws_log_init(int verbose);
 
 /* scram.c */
 int scram_client_first(struct conn *c, int sha256, char *out, size_t out_size);

@@ -6,7 +6,10 @@
 #
 # Knobs (environment), small by default so a full run takes a few minutes:
 #   SERVERS="aldis prosody ejabberd"   which servers to run
-#   SCENARIOS="idle login chat latency muc"   (muclat: muc at a fixed rate)
+#   SCENARIOS="idle login chat latency muc wslogin wschat"   (muclat: muc at
+#                    a fixed rate; wslogin/wschat: login and chat over
+#                    WebSocket, RFC 7395 — in the default list when Prosody
+#                    has mod_websocket; wsidle/wslatency also exist)
 #   USERS=500        idle sessions (and the user pool for login)
 #   PAIRS=10         chat/latency session pairs
 #   DURATION=5       measured seconds per scenario
@@ -20,6 +23,8 @@
 #   MUC_RATE=10      muclat: groupchat messages per second, all senders together
 #                    (below the saturation of all three servers: Prosody 0.12
 #                    delivers about 13,000 copies/s, i.e. 13 messages/s to 1000)
+#   WS_TLS=0         1: the ws* scenarios over wss:// (the https ports)
+#                    instead of plain ws:// on loopback
 #   THREADS=1        client threads
 #   BUILD=build      Aldis build directory (relative to the repository root)
 #   KEEP=0           1: keep the temporary directory (configs, logs, JSON)
@@ -33,7 +38,11 @@ root=$(cd "$here/.." && pwd)
 cd "$root" || exit 1
 
 SERVERS=${SERVERS:-"aldis prosody ejabberd"}
-SCENARIOS=${SCENARIOS:-"idle login chat latency muc"}
+# The WebSocket scenarios by default only where the Prosody to compare with
+# has its WebSocket module (Debian's prosody package ships it).
+ws_default=
+if [ -f /usr/lib/prosody/modules/mod_websocket.lua ]; then ws_default=" wslogin wschat"; fi
+SCENARIOS=${SCENARIOS:-"idle login chat latency muc$ws_default"}
 USERS=${USERS:-500}
 PAIRS=${PAIRS:-10}
 DURATION=${DURATION:-5}
@@ -46,6 +55,7 @@ ALDIS_MODULES_LIST=${ALDIS_MODULES_LIST:-"roster, presence, message, offline, di
 SENDERS=${SENDERS:-10}
 MUC_WINDOW=${MUC_WINDOW:-2}
 MUC_RATE=${MUC_RATE:-10}
+WS_TLS=${WS_TLS:-0}
 THREADS=${THREADS:-1}
 BUILD=${BUILD:-build}
 KEEP=${KEEP:-0}
@@ -57,6 +67,12 @@ NUSERS=$USERS
 case " $SCENARIOS " in
 *" muc "* | *" muclat "*) [ "$OCCUPANTS" -gt "$NUSERS" ] && NUSERS=$OCCUPANTS ;;
 esac
+# Any ws* scenario: every server also gets an HTTP (WS_TLS=1: HTTPS)
+# listener with its WebSocket endpoint, on its own loopback port $wsport.
+want_ws=0
+case " $SCENARIOS " in *" ws"*) want_ws=1 ;; esac
+ws_args=()
+[ "$WS_TLS" = 1 ] && ws_args=(--tls)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/aldis-compare.XXXXXX") || exit 1
 pids=()      # every long-running process started here
@@ -123,9 +139,9 @@ find_bench() {
     log "no $BUILD/bench/aldis-bench: compiling bench/*.c"
     bench="$tmp/aldis-bench"
     local flags
-    read -r -a flags <<<"$(pkg-config --cflags --libs openssl expat)"
+    read -r -a flags <<<"$(pkg-config --cflags --libs openssl expat libwebsockets)"
     cc -std=c17 -O2 -D_GNU_SOURCE -o "$bench" bench/aldis-bench.c bench/conn.c bench/scram.c \
-        "${flags[@]}" -lpthread
+        bench/ws.c "${flags[@]}" -lpthread
 }
 
 # run_bench NAME SERVER_PID [LABEL:]SCENARIO ARGS...: one scenario, JSON into
@@ -164,6 +180,26 @@ start_prosody() {
     command -v prosody >/dev/null || { why="prosody not installed"; return 1; }
     mkdir -p "$d/data"
     port=$(free_port)
+    # WebSocket (mod_websocket, on mod_http): plain HTTP on loopback counts
+    # as secure (consider_websocket_secure), as Aldis's trust_loopback does,
+    # so c2s_require_encryption lets the logins through; with WS_TLS=1 the
+    # HTTPS port with the shared certificate instead.
+    local ws_cfg="" ws_mod=""
+    if [ "$want_ws" = 1 ]; then
+        wsport=$(free_port)
+        ws_mod=', "websocket"'
+        if [ "$WS_TLS" = 1 ]; then
+            ws_cfg="http_ports = { }
+https_ports = { $wsport }
+https_interfaces = { \"127.0.0.1\" }
+https_ssl = { key = \"$tmp/key.pem\"; certificate = \"$tmp/cert.pem\" }"
+        else
+            ws_cfg="http_ports = { $wsport }
+http_interfaces = { \"127.0.0.1\" }
+https_ports = { }
+consider_websocket_secure = true"
+        fi
+    fi
     # Stock modules minus s2s/HTTP/limits; the epoll backend; accounts hashed
     # (SCRAM), as Aldis stores them. run_as_root: we are root in CI only.
     cat >"$d/prosody.cfg.lua" <<EOF
@@ -179,8 +215,9 @@ c2s_ports = { $port }
 c2s_require_encryption = true
 authentication = "internal_hashed"
 allow_registration = true
-modules_enabled = { "disco", "roster", "saslauth", "tls", "register", "ping" }
+modules_enabled = { "disco", "roster", "saslauth", "tls", "register", "ping"$ws_mod }
 modules_disabled = { "s2s" }
+$ws_cfg
 certificates = "$d"
 ssl = { key = "$tmp/key.pem"; certificate = "$tmp/cert.pem" }
 VirtualHost "$DOMAIN"
@@ -208,6 +245,22 @@ start_ejabberd() {
     mkdir -p "$d/spool" "$d/logs"
     port=$(free_port)
     local muc_max=$((OCCUPANTS > 1000 ? OCCUPANTS : 1000))
+    # WebSocket: ejabberd_http with the ejabberd_http_ws handler on its own
+    # port (TLS with the shared certificate when WS_TLS=1).
+    local ws_listen=""
+    if [ "$want_ws" = 1 ]; then
+        wsport=$(free_port)
+        local ws_tls=false
+        [ "$WS_TLS" = 1 ] && ws_tls=true
+        ws_listen="  -
+    port: $wsport
+    ip: \"127.0.0.1\"
+    module: ejabberd_http
+    tls: $ws_tls
+    backlog: 1024
+    request_handlers:
+      /xmpp-websocket: ejabberd_http_ws"
+    fi
     cat "$tmp/key.pem" "$tmp/cert.pem" >"$d/ejabberd.pem"
     # No shaper (the stock config limits c2s to 3000 B/s), SCRAM-SHA-256
     # hashed passwords, open in-band registration for the benchmark users.
@@ -227,6 +280,7 @@ listen:
     shaper: none
     access: c2s
     starttls_required: true
+$ws_listen
 auth_method: internal
 auth_password_format: scram
 auth_scram_hash: sha256
@@ -298,10 +352,17 @@ start_aldis() {
     local extra=()
     if grep -q -- '--workers' <<<"$init_help"; then extra+=(--workers 1); fi
     # Only the c2s listener, like the other two (0 disables a listener), so
-    # no fixed port can clash with another server on this machine.
-    local opt
+    # no fixed port can clash with another server on this machine; and for
+    # the ws* scenarios the http (WS_TLS=1: https) listener on its own port.
+    local opt ws_opt=--http-port
+    [ "$WS_TLS" = 1 ] && ws_opt=--https-port
     for opt in --c2s-tls-port --s2s-port --http-port --https-port --component-port; do
-        if grep -q -- "$opt" <<<"$init_help"; then extra+=("$opt" 0); fi
+        if [ "$want_ws" = 1 ] && [ "$opt" = "$ws_opt" ]; then
+            wsport=$(free_port)
+            extra+=("$opt" "$wsport")
+        elif grep -q -- "$opt" <<<"$init_help"; then
+            extra+=("$opt" 0)
+        fi
     done
     "$ctl" init --dir "$d" --domain "$DOMAIN" --c2s-port "$port" "${extra[@]}" \
         >"$tmp/aldis-init.log" 2>&1 || { why="aldisctl init failed: $(tail -n 1 "$tmp/aldis-init.log")"; return 1; }
@@ -323,6 +384,13 @@ start_aldis() {
     # ALDIS_MODULES=all measures the full default set instead.
     if [ "${ALDIS_MODULES:-same}" != all ]; then
         sed -i -E "0,/^    key: .*/s//&\n    modules: [${ALDIS_MODULES_LIST}]/" "$cfg"
+    fi
+    # Plain ws:// from loopback counts as encrypted (http.trust_loopback, on
+    # by default), like Prosody's consider_websocket_secure above. The cap of
+    # 64 HTTP connections per address and worker is for the Internet, not
+    # for a load generator on loopback.
+    if [ "$want_ws" = 1 ]; then
+        printf '\nhttp:\n  max_connections_per_ip: 100000\n' >>"$cfg"
     fi
     # Aldis's muc caps a room at max_occupants (default 1000) whatever the
     # room's maxusers says; raise it when the benchmark room is bigger.
@@ -396,6 +464,26 @@ run_scenarios() {
                 --window "$MUC_WINDOW" --rate "$MUC_RATE" --concurrency 50 --setup-timeout 300 \
                 --duration "$DURATION" --warmup "$WARMUP"
             ;;
+        # The same scenarios over WebSocket (RFC 7395): the same options,
+        # the server's HTTP(S) port instead of its c2s port.
+        wslogin)
+            run_bench "$name" "$server_pid" wslogin --port "$wsport" "${ws_args[@]}" \
+                --users "$USERS" --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        wschat)
+            run_bench "$name" "$server_pid" wschat --port "$wsport" "${ws_args[@]}" \
+                --users $((2 * PAIRS)) --pairs "$PAIRS" --window "$WINDOW" \
+                --duration "$DURATION" --warmup "$WARMUP"
+            ;;
+        wsidle)
+            run_bench "$name" "$server_pid" wsidle --port "$wsport" "${ws_args[@]}" \
+                --users "$USERS" --concurrency 50 --duration 2 --setup-timeout 120
+            ;;
+        wslatency)
+            run_bench "$name" "$server_pid" wslatency --port "$wsport" "${ws_args[@]}" \
+                --users $((2 * PAIRS)) --pairs "$PAIRS" --rate "$RATE" \
+                --duration "$DURATION" --warmup "$WARMUP"
+            ;;
         *) log "unknown scenario $scen" ;;
         esac
     done
@@ -415,6 +503,7 @@ mkdir -p "$tmp/results"
 for name in $SERVERS; do
     server_pid=
     port=
+    wsport=
     why=
     log "starting $name"
     if "start_$name"; then
@@ -428,7 +517,7 @@ for name in $SERVERS; do
 done
 
 python3 "$here/report.py" "$tmp/results" \
-    "users=$USERS pairs=$PAIRS duration=${DURATION}s concurrency=$CONCURRENCY window=$WINDOW rate=$RATE/s threads=$THREADS occupants=$OCCUPANTS senders=$SENDERS muc_window=$MUC_WINDOW muc_rate=$MUC_RATE/s" |
+    "users=$USERS pairs=$PAIRS duration=${DURATION}s concurrency=$CONCURRENCY window=$WINDOW rate=$RATE/s threads=$THREADS occupants=$OCCUPANTS senders=$SENDERS muc_window=$MUC_WINDOW muc_rate=$MUC_RATE/s$([ "$want_ws" = 1 ] && { [ "$WS_TLS" = 1 ] && echo " ws=wss" || echo " ws=ws"; })" |
     tee "$tmp/results/table.md"
 if [ -n "$RESULTS" ]; then
     mkdir -p "$RESULTS" && cp "$tmp"/results/* "$RESULTS"/ && log "results in $RESULTS"

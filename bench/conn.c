@@ -3,7 +3,10 @@
  * binding and initial presence (RFC 6120 §5, §6, §7; RFC 6121 §4.2), plus
  * XEP-0077 in-band registration to create the benchmark accounts and the
  * XEP-0045 steps of the muc scenario (entering a room, accepting the default
- * configuration of a new one, groupchat messages). */
+ * configuration of a new one, groupchat messages). The same state machine
+ * runs over WebSocket (RFC 7395) for the ws* scenarios: ws.c carries the
+ * messages, and the few differences (the <open/>/<close/> framing, no
+ * STARTTLS) are marked `ws` below. */
 #include "bench.h"
 
 #include <errno.h>
@@ -22,6 +25,14 @@
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
+
+/* ws: every WebSocket message is one complete XML element with its own
+ * namespace declarations (RFC 7395 §3.3.3), so the messages concatenated are
+ * not a document. Fed to expat inside this start tag, they are the children
+ * of a root that stands for the stream, at the depth the TCP stream's
+ * elements have: the same handlers serve both transports. */
+#define WS_ROOT "<ws>"
 
 static const char *local_name(const char *name)
 {
@@ -218,6 +229,9 @@ static int conn_parser_init(struct conn *c)
     XML_SetCharacterDataHandler(c->parser, xml_chars);
     c->depth = 0;
     c->capture = 0;
+    if (c->w->opts->ws &&
+        XML_Parse(c->parser, WS_ROOT, (int)strlen(WS_ROOT), XML_FALSE) != XML_STATUS_OK)
+        return -1;
     return 0;
 }
 
@@ -225,6 +239,10 @@ static int conn_parser_init(struct conn *c)
 
 void conn_queue(struct conn *c, const char *data, size_t len)
 {
+    if (c->w->opts->ws) {
+        ws_conn_queue(c, data, len); /* one call, one element, one message */
+        return;
+    }
     if (c->out_len + len > c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap : 4096;
         while (cap < c->out_len + len)
@@ -248,6 +266,10 @@ static void conn_queue_str(struct conn *c, const char *s)
 
 void conn_flush(struct conn *c)
 {
+    if (c->w->opts->ws) {
+        ws_conn_flush(c);
+        return;
+    }
     if (c->fd < 0)
         return;
     size_t off = 0;
@@ -291,6 +313,14 @@ static void conn_send(struct conn *c, const char *s)
 static void conn_send_stream_header(struct conn *c)
 {
     char hdr[512];
+    if (c->w->opts->ws) {
+        /* RFC 7395 §3.4: <open/> in the framing namespace opens the
+         * stream, and opens it again after SASL success (§3.7). */
+        snprintf(hdr, sizeof hdr, "<open xmlns='" NS_FRAMING "' to='%s' version='1.0'/>",
+                 c->w->opts->domain);
+        conn_send(c, hdr);
+        return;
+    }
     snprintf(hdr, sizeof hdr,
              "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
              "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>",
@@ -307,6 +337,8 @@ void conn_reset(struct conn *c)
      * runs for the rest of the buffer (the parser is reset on restart). */
     if (c->parsing)
         XML_StopParser(c->parser, XML_FALSE);
+    if (c->w->opts->ws)
+        ws_conn_release(c); /* before c->closing is cleared: it says how */
     if (c->ssl) {
         SSL_free(c->ssl);
         c->ssl = NULL;
@@ -349,7 +381,8 @@ void conn_fail(struct conn *c, const char *why)
 static void conn_close(struct conn *c)
 {
     c->closing = 1;
-    conn_send(c, "</stream:stream>");
+    /* ws: RFC 7395 §3.6; ws_conn_release writes it before letting go. */
+    conn_send(c, c->w->opts->ws ? "<close xmlns='" NS_FRAMING "'/>" : "</stream:stream>");
     if (c->ssl)
         SSL_shutdown(c->ssl);
     conn_reset(c);
@@ -363,6 +396,8 @@ int conn_start(struct conn *c)
     char port[16];
 
     conn_reset(c);
+    if (o->ws)
+        return ws_conn_start(c);
     snprintf(port, sizeof port, "%d", o->port);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
@@ -491,6 +526,10 @@ static void conn_on_stanza(struct conn *c)
 
     if (!strcmp(top, "error")) {
         conn_fail(c, "stream error");
+        return;
+    }
+    if (c->w->opts->ws && !strcmp(top, "close")) {
+        conn_fail(c, "server closed the stream"); /* RFC 7395 §3.6 */
         return;
     }
     switch (c->state) {
@@ -640,7 +679,7 @@ bound:
 }
 
 /* Feed received bytes to expat; handles the stream restarts. */
-static void conn_parse(struct conn *c, const char *data, size_t len)
+void conn_receive(struct conn *c, const char *data, size_t len)
 {
     uint32_t gen = c->gen;
     c->parsing = 1;
@@ -671,6 +710,18 @@ static void conn_parse(struct conn *c, const char *data, size_t len)
     }
 }
 
+/* ws: no STARTTLS (RFC 7395 §3.9: TLS is the WebSocket's, wss://); the
+ * stream starts at the SASL features. */
+void conn_ws_established(struct conn *c)
+{
+    if (conn_parser_init(c) < 0) {
+        conn_fail(c, "parser");
+        return;
+    }
+    c->state = CS_WAIT_FEATURES_SASL;
+    conn_send_stream_header(c);
+}
+
 static void conn_read(struct conn *c)
 {
     char buf[16384];
@@ -694,7 +745,7 @@ static void conn_read(struct conn *c)
                 conn_fail(c, e == SSL_ERROR_ZERO_RETURN ? "server closed TLS" : "TLS read failed");
                 return;
             }
-            conn_parse(c, buf, (size_t)r);
+            conn_receive(c, buf, (size_t)r);
         } else {
             ssize_t n = recv(c->fd, buf, sizeof buf, 0);
             if (n < 0) {
@@ -707,7 +758,7 @@ static void conn_read(struct conn *c)
                 conn_fail(c, "server closed the connection");
                 return;
             }
-            conn_parse(c, buf, (size_t)n);
+            conn_receive(c, buf, (size_t)n);
         }
     }
 }

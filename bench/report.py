@@ -63,6 +63,11 @@ ROWS = [
     ("muclat", "server CPU % at the fixed rate", False,
      lambda r: 100 * r["server_cpu_s"] / r["seconds"] if r["server_cpu_s"] >= 0 else None),
 ]
+# The WebSocket scenarios (RFC 7395): the same rows as their TCP twins.
+WS_TWINS = ("idle", "login", "chat", "latency")
+ROWS += [("ws" + scen, label, higher, fn) for scen, label, higher, fn in list(ROWS)
+         if scen in WS_TWINS]
+SCENARIOS = ["idle", "login", "chat", "latency", "muc", "muclat"] + ["ws" + s for s in WS_TWINS]
 
 
 def fmt(v):
@@ -100,7 +105,7 @@ def main():
             print(f"- {name}: {status[name]}")
     mechs = {}
     for name in SERVERS:
-        for scen in ("login", "chat", "idle", "latency", "muc", "muclat"):
+        for scen in SCENARIOS:
             r = load(results, name, scen)
             if r and r.get("mechanism"):
                 mechs[name] = r["mechanism"]
@@ -121,7 +126,8 @@ def main():
                 vals[name] = None
             # A client that used nearly all of its own CPU limited the run.
             rate_row = label.startswith(("messages delivered/s", "logins/s", "deliveries/s"))
-            if r and scen in ("chat", "login", "muc") and rate_row and r["seconds"] > 0:
+            if r and scen in ("chat", "login", "muc", "wschat", "wslogin") and rate_row \
+                    and r["seconds"] > 0:
                 if r.get("client_cpu_s", 0) / (r["seconds"] * r.get("threads", 1)) > 0.9:
                     client_bound.append(f"{name} {scen}")
         if all(v is None for v in vals.values()):
@@ -151,7 +157,7 @@ def main():
     for name in SERVERS:
         if status.get(name) != "ok":
             continue
-        for scen in ("idle", "login", "chat", "latency", "muc", "muclat"):
+        for scen in SCENARIOS:
             path = os.path.join(results, f"{name}-{scen}.json")
             if os.path.exists(path) and load(results, name, scen) is None:
                 failed.append(f"{name} {scen}")
