@@ -229,6 +229,7 @@ void muc_room_free(struct muc_room *r)
     }
     if (r->vcard)
         stanza_unref(r->vcard);
+    muc_pin_clear(r);
     free(r->jid);
     free(r);
 }

@@ -14,6 +14,7 @@
  *                retraction (XEP-0425)
  *   muc_register.c  nickname registration and reserved nicks (§7.10, §7.12)
  *   muc_avatar.c the room's vCard and avatar hash (XEP-0486)
+ *   muc_pin.c    pinned messages (urn:aldis:pin:0, an Aldis extension)
  *
  * Threads: a room lives on worker_owner_of(room JID) and is touched only
  * there, so nothing in it is locked. The directory of a service lives on
@@ -52,6 +53,8 @@
 #define NS_RETRACT_1 "urn:xmpp:message-retract:1"
 #define NS_HINTS "urn:xmpp:hints"
 #define NS_VCARD "vcard-temp"
+#define NS_PIN "urn:aldis:pin:0" /* pinned messages (muc_pin.c) */
+#define MUC_PINS_MAX 50          /* pins a room keeps; more are refused */
 #define MUC_AVATAR_HASH_LEN 40 /* SHA-1 in hex */
 
 /* Affiliations a room may hold (bans and members included): bounds the
@@ -135,6 +138,13 @@ struct muc_occupant {
     bool announced;
 };
 
+/* A pinned message (muc_pin.c); strings malloc'd, owned by the room. */
+struct muc_pin {
+    char *id; /* the room's XEP-0359 stanza-id of the message */
+    char *by; /* nick of the moderator who pinned it */
+    int64_t at;
+};
+
 struct muc_history {
     struct stanza *st; /* with <delay/>, no 'to' (frozen) */
     int64_t stamp;
@@ -173,6 +183,8 @@ struct muc_room {
     int64_t last_used;    /* time() of the last stanza for it (idle unloading) */
     struct stanza *vcard; /* the room's <vCard/> (frozen), or NULL */
     char avatar_hash[MUC_AVATAR_HASH_LEN + 1]; /* "" without a photo */
+    struct muc_pin *pins; /* oldest first, at most MUC_PINS_MAX */
+    size_t npins;
 };
 
 /* ---- mod_muc.c ----------------------------------------------------------- */
@@ -319,6 +331,17 @@ void muc_vcard_iq(struct muc_room *r, struct stanza *st, const struct jid *from)
 /* Take a copy of `vcard` as the room's and hash its photo; ALDIS_EINVAL
  * (room unchanged) when it is over max_vcard_size or its photo is bad. */
 int muc_vcard_set(struct muc_room *r, const struct xml_node *vcard);
+
+/* ---- muc_pin.c ----------------------------------------------------------- */
+/* <pins/> get, <pin/> and <unpin/> set (urn:aldis:pin:0) to the room. */
+void muc_pin_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
+                struct muc_occupant *sender);
+/* Unpin `id` if pinned (the message was retracted), telling occupants. */
+void muc_pin_forget(struct muc_room *r, const char *id);
+/* The room's pins into / from its stored form (muc_store.c). */
+void muc_pin_encode(struct stanza *st, struct xml_node *parent, const struct muc_room *r);
+void muc_pin_decode(struct muc_room *r, const struct xml_node *room);
+void muc_pin_clear(struct muc_room *r);
 
 /* ---- muc_store.c --------------------------------------------------------- */
 #define MUC_STORE_KEY "muc"

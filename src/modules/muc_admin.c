@@ -863,6 +863,7 @@ void muc_room_disco_info(struct muc_room *r, struct stanza *st, const struct jid
     feature(reply, q, NS_MUC_SELFPING);
     feature(reply, q, NS_IQ_REGISTER); /* §7.10 */
     feature(reply, q, NS_MODERATE);    /* XEP-0425 §2 */
+    feature(reply, q, NS_PIN);         /* muc_pin.c */
     if (muc_room_logging(r))
         feature(reply, q, NS_MAM_2); /* XEP-0313 §6.1 */
     if (muc_opts.max_vcard_size > 0)

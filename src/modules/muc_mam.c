@@ -292,6 +292,7 @@ static void moderation_found(void *ud, int err, const struct archive_page *page)
     muc_history_drop(r, md->id);
     router_route(stanza_iq_result(md->iq));
     moderation_announce(r, md);
+    muc_pin_forget(r, md->id);
 out:
     moderation_free(md);
 }

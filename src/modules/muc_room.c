@@ -1226,6 +1226,8 @@ static void room_iq(struct muc_room *r, struct stanza *st, const struct jid *to,
         muc_register_iq(r, st, from);
     } else if (xml_is(p, "vCard", NS_VCARD)) {
         muc_vcard_iq(r, st, from);
+    } else if (strcmp(p->ns, NS_PIN) == 0) {
+        muc_pin_iq(r, st, from, muc_occupant_by_real(r, jid_full(from, full, sizeof full)));
     } else if (get && xml_is(p, "ping", NS_PING)) {
         router_route(stanza_iq_result(st));
     } else {

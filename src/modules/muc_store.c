@@ -13,6 +13,7 @@
  *     <subject nick='n'>text</subject>
  *     <affiliation jid='a@b' affiliation='owner' nick='n'>reason</affiliation>
  *     <vCard xmlns='vcard-temp'>...</vCard>      (XEP-0486 room avatar)
+ *     <pins xmlns='urn:aldis:pin:0'><pin id by at/></pins>   (muc_pin.c)
  *   </room> */
 #include <errno.h>
 #include <stdio.h>
@@ -90,6 +91,7 @@ char *muc_store_encode(const struct muc_room *r, size_t *len)
     }
     if (r->vcard)
         xml_copy_into(st, st->root, r->vcard->root);
+    muc_pin_encode(st, st->root, r);
     char *out = stanza_to_string(st, len);
     stanza_unref(st);
     return out;
@@ -202,6 +204,7 @@ int muc_store_decode(struct muc_room *r, const char *data, size_t len)
     struct xml_node *vc = xml_child(st->root, "vCard", NS_VCARD);
     if (vc && muc_vcard_set(r, vc) < 0)
         log_warn("muc", "%s: stored vCard over max_vcard_size or bad; dropped", r->jid);
+    muc_pin_decode(r, st->root);
     r->locked = false;
     rc = 0;
 out:
