@@ -344,6 +344,20 @@ async function main() {
     await B.locator('[data-testid=message]').filter({ hasText: 'oops, wrong chat' }).waitFor({ state: 'detached' });
     await B.locator('.retracted').first().waitFor();
   });
+  await check('1:1 thread: started by one, the other sees the count and the thread', async () => {
+    // (the reply above quotes the same text: pick the message by its body)
+    const byBody = (p, t) => p.locator('.messages [data-testid=message]').filter({ has: p.locator('[data-testid=body]').filter({ hasText: t }) });
+    await byBody(B, firstText).locator('[data-testid=reply-thread]').click();
+    await B.fill('[data-testid=thread-composer]', 'a side question, in a thread');
+    await B.keyboard.press('Enter');
+    await byBody(A, firstText).locator('[data-testid=thread-count]').filter({ hasText: '1 reply' }).click();
+    await A.locator('[data-testid=thread-panel] [data-testid=message]').filter({ hasText: 'a side question, in a thread' }).waitFor();
+    if (await A.locator('.messages [data-testid=message]').filter({ hasText: 'a side question' }).count() !== 0) {
+      throw new Error('the thread message is shown in the main timeline');
+    }
+    await A.click('button[aria-label="Close thread"]');
+    await B.click('button[aria-label="Close thread"]');
+  });
   await shot(A, '03-chat-alice');
   await shot(B, '04-chat-bob');
 
@@ -424,8 +438,9 @@ async function main() {
       A.off('console', onConsole);
     }
     const url = await link.getAttribute('href');
+    // Through the client: a labelled file needs its download token.
     const got = await B.evaluate(async (u) => {
-      const r = await fetch(u);
+      const r = await window.aldis.fetchFile(u);
       const b = new Uint8Array(await r.arrayBuffer());
       return { status: r.status, type: r.headers.get('content-type'), data: Array.from(b) };
     }, url);
@@ -475,6 +490,75 @@ async function main() {
     return banner ? 'with a classification banner' : 'no room banner (no catalog for the room)';
   });
 
+  // 6b. Pinned messages (urn:aldis:pin:0): the owner (a moderator) pins
+  // bob's message; bob sees the pinned bar live; bob, a participant, is
+  // offered no Pin action and the room refuses his request.
+  const pinText = 'Bob reporting in the room';
+  let pinsChecked = false;
+  await check('room pin: moderator pins, the other sees the pinned bar live, a participant is refused', async () => {
+    if (!roomJid) return 'skip: no room';
+    await A.locator(`[data-testid=room][data-jid="${roomJid}"]`).click();
+    await B.locator(`[data-testid=room][data-jid="${roomJid}"]`).click();
+    const supported = await A.evaluate((r) => window.aldis.store.get().rooms[r].pinsSupported, roomJid);
+    if (!supported) return 'skip: the room does not offer urn:aldis:pin:0';
+    const onB = B.locator('.messages [data-testid=message]').filter({ hasText: pinText });
+    await onB.waitFor();
+    if (await onB.locator('[data-testid=pin]').count() !== 0) throw new Error('a participant is offered Pin');
+    await A.locator('.messages [data-testid=message]').filter({ hasText: pinText }).locator('[data-testid=pin]').click();
+    await B.locator('[data-testid=pinned-bar] [data-testid=pinned]').filter({ hasText: pinText }).waitFor();
+    await A.locator('[data-testid=pinned-bar] [data-testid=pinned]').filter({ hasText: pinText }).waitFor();
+    await onB.locator('[data-testid=pinned-tag]').waitFor();
+    const refused = await B.evaluate(async ([r, body]) => {
+      const a = window.aldis;
+      const m = a.store.get().conversations[r].messages.find((x) => x.body === body);
+      const iq = new DOMParser().parseFromString(
+        `<iq type='set' to='${r}'><pin xmlns='urn:aldis:pin:0' id='${m.stanzaId}'/></iq>`, 'text/xml').documentElement;
+      try { await a.iq(iq); return 'accepted'; } catch (e) { return e.condition; }
+    }, [roomJid, pinText]);
+    if (refused !== 'forbidden') throw new Error(`a participant's pin: ${refused}`);
+    pinsChecked = true;
+    await shot(B, '07c-room-pinned');
+  });
+
+  // 6c. Threads (XEP-0201): alice starts a thread on her message, bob sees
+  // the reply count, opens the thread panel and answers in it.
+  await check('thread: one starts it, the other sees the count, opens it and replies', async () => {
+    if (!roomJid) return 'skip: no room';
+    await A.locator(`[data-testid=room][data-jid="${roomJid}"]`).click();
+    await B.locator(`[data-testid=room][data-jid="${roomJid}"]`).click();
+    await A.locator('.messages [data-testid=message]').filter({ hasText: 'Welcome Bob' }).locator('[data-testid=reply-thread]').click();
+    await A.locator('[data-testid=thread-panel]').waitFor();
+    await A.fill('[data-testid=thread-composer]', 'Thread: the details for Bob');
+    await A.keyboard.press('Enter');
+    const rootB = B.locator('.messages [data-testid=message]').filter({ hasText: 'Welcome Bob' });
+    await rootB.locator('[data-testid=thread-count]').filter({ hasText: '1 reply' }).waitFor();
+    if (await B.locator('.messages [data-testid=message]').filter({ hasText: 'Thread: the details' }).count() !== 0) {
+      throw new Error('the thread message is shown in the main timeline');
+    }
+    await rootB.locator('[data-testid=thread-count]').click();
+    const panelB = B.locator('[data-testid=thread-panel]');
+    await panelB.locator('[data-testid=message]').filter({ hasText: 'Thread: the details for Bob' }).waitFor();
+    await B.fill('[data-testid=thread-composer]', 'Got it, answering in the thread');
+    await B.keyboard.press('Enter');
+    await A.locator('[data-testid=thread-panel] [data-testid=message]').filter({ hasText: 'Got it, answering in the thread' }).waitFor();
+    await A.locator('.messages [data-testid=message]').filter({ hasText: 'Welcome Bob' })
+      .locator('[data-testid=thread-count]').filter({ hasText: '2 replies' }).waitFor();
+    // Both messages carry the same <thread/> (XEP-0201 §3.2) and reply to the root.
+    const seen = await A.evaluate((r) => {
+      const ms = window.aldis.store.get().conversations[r].messages;
+      const root = ms.find((m) => m.body === 'Welcome Bob');
+      const th = ms.filter((m) => m.thread);
+      return { threads: [...new Set(th.map((m) => m.thread))], replyTo: [...new Set(th.map((m) => m.replyTo))], root: root.stanzaId };
+    }, roomJid);
+    if (seen.threads.length !== 1 || seen.replyTo.length !== 1 || seen.replyTo[0] !== seen.root) {
+      throw new Error(`thread ids ${JSON.stringify(seen)}`);
+    }
+    await shot(B, '07d-thread-bob');
+    await shot(A, '07e-thread-alice');
+    await A.click('button[aria-label="Close thread"]');
+    await B.click('button[aria-label="Close thread"]');
+  });
+
   // 7. Bookmarks and archive survive a reload: bob's room rejoins by
   // autojoin and the 1:1 history comes back from MAM.
   await check('after a reload: history from MAM and room rejoined from bookmarks', async () => {
@@ -493,6 +577,22 @@ async function main() {
     if (n !== 1) throw new Error(`room history shows "Welcome Bob" ${n} times`);
     const mam = await B.evaluate((r) => window.aldis.store.get().rooms[r].mam, roomJid);
     return mam ? 'room history from its archive' : 'room history from the join (no room archive)';
+  });
+
+  // After bob's reload (a late joiner): the pin comes from the room's list,
+  // the thread from the room's archive; a click on the pin shows the message.
+  await check('after rejoining: pinned bar from the room and the thread from the archive', async () => {
+    if (!roomJid || !pinsChecked) return 'skip: no pins in this room';
+    await B.locator(`[data-testid=room][data-jid="${roomJid}"]`).click();
+    const item = B.locator('[data-testid=pinned-bar] [data-testid=pinned]').filter({ hasText: pinText });
+    await item.waitFor();
+    await item.locator('button.link').click();
+    await B.locator('.messages [data-testid=message].flash').filter({ hasText: pinText }).waitFor();
+    const mam = await B.evaluate((r) => window.aldis.store.get().rooms[r].mam, roomJid);
+    if (!mam) return 'pins shown; thread not checked (no room archive)';
+    await B.locator('.messages [data-testid=message]').filter({ hasText: 'Welcome Bob' })
+      .locator('[data-testid=thread-count]').filter({ hasText: '2 replies' }).waitFor();
+    return 'pin and thread both restored';
   });
 
   await check('a second tab of the same user follows the chat (carbons)', async () => {
@@ -625,7 +725,7 @@ async function uploadWithoutCsp(br, base, login, inst, bytes) {
     }
     const url = await b.locator('[data-testid=attachment-link]').last().getAttribute('href');
     const got = await b.evaluate(async (u) => {
-      const r = await fetch(u);
+      const r = await window.aldis.fetchFile(u);
       return { status: r.status, n: (await r.arrayBuffer()).byteLength };
     }, url);
     if (got.status !== 200 || got.n !== bytes.length) throw new Error(`download gave HTTP ${got.status}, ${got.n} bytes`);

@@ -8,17 +8,18 @@ import {
   messageRefId, reactionsToggle, type ChatMessage, type Conversation,
 } from './state/chat';
 import { DEFAULT_PREFS, Store, type Prefs } from './state/store';
+import type { ThreadTarget } from './state/threads';
 import { type DataForm, formParse, formSubmit } from './xmpp/forms';
 import { bare, domain, resource } from './xmpp/jid';
 import { catalogDefault, catalogParse, labelElement, type SecurityLabel } from './xmpp/labels';
 import { NS, PREFS_NODE } from './xmpp/ns';
 import {
   bookmarkPublishBuild, bookmarkRetractBuild, bookmarksParse, catalogQueryBuild, chatStateBuild, discoInfoParse,
-  discoItemsParse, displayedBuild, errorParse, forwardBuild, mamFinParse, mamQueryBuild, messageBuild, messageParse,
-  mucAdminBuild, mucInviteBuild, mucJoinBuild, prefsPublishBuild, presenceParse, pubsubEventParse, pubsubItemsBuild,
+  discoItemsParse, displayedBuild, errorParse, forwardBuild, mamFinParse, mamIdsQueryBuild, mamQueryBuild, messageBuild, messageParse,
+  mucAdminBuild, mucInviteBuild, mucJoinBuild, pinBuild, pinsParse, pinsQueryBuild, prefsPublishBuild, presenceParse, pubsubEventParse, pubsubItemsBuild,
   pubsubItemsOf, reactionsBuild, receiptBuild, retractBuild, rosterParse, uploadSlotBuild, uploadSlotParse,
   vcardPhotoParse, vcardWithPhotoBuild,
-  type ChatState, type MessageEvent,
+  type ChatState, type MessageEvent, type Pin,
 } from './xmpp/stanzas';
 import { attr, child, childText, el } from './xmpp/xml';
 
@@ -258,7 +259,8 @@ export class Client {
           if (info.features.includes(NS.UPLOAD)) {
             const form = info.forms.find((f) => f.fields.some((x) => x.var === 'FORM_TYPE' && x.values[0] === NS.UPLOAD));
             const max = Number(form?.fields.find((x) => x.var === 'max-file-size')?.values[0] || 0);
-            this.store.update(() => ({ uploadService: { jid: it.jid, maxSize: Number.isFinite(max) ? max : 0 } }));
+            this.store.update(() => ({ uploadService: { jid: it.jid, maxSize: Number.isFinite(max) ? max : 0,
+              auth: info.features.includes(NS.UPLOAD_AUTH) } }));
           }
           if (info.identities.some((i) => i.category === 'conference' && i.type === 'text')) {
             this.store.update(() => ({ mucService: it.jid }));
@@ -397,6 +399,14 @@ export class Client {
     const st = this.store.get();
     const ev = pubsubEventParse(m);
     if (ev && bare(attr(m, 'from') || st.me) === st.me) return this.onPepEvent(ev);
+    // A room's pinned messages changed (urn:aldis:pin:0): the announcement
+    // carries the whole new list and nothing to show in the timeline.
+    const pins = attr(m, 'type') === 'groupchat' ? pinsParse(m) : null;
+    if (pins) {
+      const from = attr(m, 'from') || '';
+      if (!resource(from) && st.rooms[from]) this.setPins(from, pins);
+      return;
+    }
     const msg = messageParse(m);
     if (msg.mamQueryId) {
       // Only results of queries we made, from our archive or a room's.
@@ -453,7 +463,9 @@ export class Client {
   }
 
   // Send a text message to the active chat or room.
-  async sendText(jid: string, body: string, opts: { replyTo?: ChatMessage | null; editOf?: ChatMessage | null; oobUrl?: string | null } = {}): Promise<void> {
+  // In a thread (XEP-0201), the message carries the thread id and a reply
+  // to the thread's root (state/threads.ts).
+  async sendText(jid: string, body: string, opts: { replyTo?: ChatMessage | null; editOf?: ChatMessage | null; oobUrl?: string | null; thread?: ThreadTarget | null } = {}): Promise<void> {
     // The catalog's default label must be on the first message too: wait
     // for the catalog if this conversation's has not been fetched yet.
     await this.catalogReady(jid);
@@ -462,11 +474,15 @@ export class Client {
     const conv = this.ensureConv(jid, kind);
     const id = this.id('m');
     const label = this.chosenLabel(jid);
-    const replyTo = opts.replyTo
-      ? { id: messageRefId(conv, opts.replyTo), to: kind === 'room' ? `${jid}/${opts.replyTo.author}` : jid, quote: opts.replyTo.body }
-      : null;
+    const th = opts.thread && !opts.editOf ? opts.thread : null;
+    const replyTo = th
+      ? { id: th.rootRef, to: kind === 'room' ? `${jid}/${th.root.author}` : jid, quote: '' }
+      : opts.replyTo
+        ? { id: messageRefId(conv, opts.replyTo), to: kind === 'room' ? `${jid}/${opts.replyTo.author}` : jid, quote: opts.replyTo.body }
+        : null;
     const stanza = messageBuild({ to: jid, type: kind === 'room' ? 'groupchat' : 'chat', id, body, label,
-      replaceId: opts.editOf ? opts.editOf.id : null, replyTo, oobUrl: opts.oobUrl || null });
+      replaceId: opts.editOf ? opts.editOf.id : null, replyTo, oobUrl: opts.oobUrl || null,
+      thread: th ? th.thread : null, threadParent: th ? th.parent : null });
     this.sentState[jid] = 'active';
     this.send(stanza);
     const cur = this.store.get().conversations[jid] || conv;
@@ -476,7 +492,8 @@ export class Client {
     }
     this.setConv(conversationAddOwn(cur, {
       id, author: kind === 'room' ? st.rooms[jid]?.nick || '' : st.me, outgoing: true, body, stamp: Date.now(),
-      replyTo: replyTo ? replyTo.id : null, label, oobUrl: opts.oobUrl || null, thread: null,
+      replyTo: replyTo ? replyTo.id : null, label, oobUrl: opts.oobUrl || null,
+      thread: th ? th.thread : null, threadParent: th ? th.parent : null,
     }));
   }
 
@@ -645,7 +662,8 @@ export class Client {
     const existing = this.store.get().rooms[jid];
     this.store.update((s) => ({ rooms: { ...s.rooms, [jid]: {
       jid, nick, joined: false, joining: true, occupants: existing?.occupants || {}, name: existing?.name || '',
-      banner: existing?.banner || null, error: null, mam: existing?.mam ?? false } } }));
+      banner: existing?.banner || null, error: null, mam: existing?.mam ?? false,
+      pinsSupported: existing?.pinsSupported ?? false, pins: existing?.pins || [] } } }));
     this.ensureConv(jid, 'room');
     const conv = this.store.get().conversations[jid];
     if (conv.kind !== 'room') this.setConv({ ...conv, kind: 'room' });
@@ -659,9 +677,10 @@ export class Client {
   private async joinWithHistory(jid: string, nick: string, password: string | null): Promise<void> {
     const info = await this.roomInfo(jid);
     const mam = !!info && info.features.includes(NS.MAM);
+    const pinsSupported = !!info && info.features.includes(NS.PIN);
     const r = this.store.get().rooms[jid];
     if (!r || !r.joining) return; // left meanwhile
-    this.store.update((s) => ({ rooms: { ...s.rooms, [jid]: { ...s.rooms[jid], mam } } }));
+    this.store.update((s) => ({ rooms: { ...s.rooms, [jid]: { ...s.rooms[jid], mam, pinsSupported } } }));
     this.send(mucJoinBuild(`${jid}/${nick}`, password, mam ? 0 : 20));
   }
 
@@ -710,6 +729,8 @@ export class Client {
         if (r.mam && conv && conv.messages.length === 0) void this.loadHistory(room);
         else if (!r.mam && conv) this.setConv({ ...conv, mamComplete: true });
         void this.loadCatalog(room);
+        // A room created just now has its features once configured.
+        if (r.pinsSupported || created) void this.loadPins(room);
       }
     }
     this.store.update((s) => ({ rooms: { ...s.rooms, [room]: next } }));
@@ -807,6 +828,65 @@ export class Client {
 
   setSubject(room: string, subject: string): void {
     this.send(el('message', { to: room, type: 'groupchat', id: this.id('s') }, el('subject', {}, subject)));
+  }
+
+  // ---- pinned messages (urn:aldis:pin:0) -------------------------------------------
+
+  private setPins(room: string, pins: Pin[]): void {
+    if (!this.store.get().rooms[room]) return;
+    this.store.update((s) => ({ rooms: { ...s.rooms, [room]: { ...s.rooms[room], pins, pinsSupported: true } } }));
+    void this.fetchPinned(room);
+  }
+
+  // The room's list, asked once joined (late joiners see the same pins);
+  // later changes come as announcements (onMessage).
+  async loadPins(room: string): Promise<void> {
+    try {
+      const r = await this.iq(pinsQueryBuild(room, this.id('pins')));
+      const pins = pinsParse(r);
+      if (pins) this.setPins(room, pins);
+    } catch {
+      /* a room without pins support, or we may not read its list */
+    }
+  }
+
+  // Pinned messages not in the loaded history are fetched from the room's
+  // archive by id (XEP-0313 §4.1.5); the archive applies the reader's
+  // clearance, so a pin never shows content the reader may not see.
+  async fetchPinned(room: string): Promise<void> {
+    const st = this.store.get();
+    const r = st.rooms[room];
+    const conv = st.conversations[room];
+    if (!r || !r.mam || !conv || st.status !== 'online') return;
+    const have = new Set(conv.messages.flatMap((m) => [m.id, m.stanzaId || '']));
+    const missing = r.pins.map((p) => p.id).filter((id) => !have.has(id));
+    if (missing.length === 0) return;
+    const queryId = this.id('q');
+    this.mamPending.set(queryId, { conv: room, resolve: () => undefined });
+    try {
+      await this.iq(mamIdsQueryBuild({ id: this.id('mam'), queryId, archive: room, ids: missing }));
+    } catch {
+      /* unknown ids or no archive: the bar says the message is not available */
+    } finally {
+      this.mamPending.delete(queryId);
+    }
+  }
+
+  pin(room: string, m: ChatMessage, on: boolean): void {
+    if (m.stanzaId) void this.pinId(room, m.stanzaId, on);
+  }
+
+  // Also for a pin whose message is not loaded (or not readable by us).
+  unpinId(room: string, id: string): Promise<void> {
+    return this.pinId(room, id, false);
+  }
+
+  private async pinId(room: string, id: string, on: boolean): Promise<void> {
+    try {
+      await this.iq(pinBuild(room, id, on, this.id('pin')));
+    } catch (e) {
+      this.notice(`${on ? 'Pin' : 'Unpin'} failed: ${(e as Error).message}`, 'error');
+    }
   }
 
   askForm(title: string, form: DataForm): Promise<Record<string, string[]> | null> {
@@ -1014,6 +1094,58 @@ export class Client {
     } catch (e) {
       setU({ error: (e as Error).message });
     }
+  }
+
+  // ---- downloads -----------------------------------------------------------------
+
+  // A labelled file is served only to someone who says who they are, with
+  // a download token from the upload service (Authorization: Bearer,
+  // docs/modules/upload.md); the server's one access decision then checks
+  // the reader's clearance. Tokens are kept until a minute before expiry.
+  private token: { value: string; expires: number } | null = null;
+  private blobs = new Map<string, Promise<string>>();
+
+  private async downloadToken(): Promise<string | null> {
+    const svc = this.store.get().uploadService;
+    if (!svc || !svc.auth) return null;
+    if (this.token && this.token.expires - 60000 > Date.now()) return this.token.value;
+    const r = await this.iq(el('iq', { type: 'get', to: svc.jid }, el('token', { xmlns: NS.UPLOAD_AUTH })));
+    const t = child(r, 'token', NS.UPLOAD_AUTH);
+    const value = (t?.textContent || '').trim();
+    if (!value || value.length > 4096 || /[\s\r\n]/.test(value)) return null;
+    const exp = Date.parse(attr(t, 'expires') || '');
+    this.token = { value, expires: Number.isNaN(exp) ? Date.now() + 300000 : exp };
+    return value;
+  }
+
+  // GET an uploaded file: with our token when it is on the upload
+  // service's host (harmless for unlabelled files), plainly elsewhere.
+  async fetchFile(url: string): Promise<Response> {
+    const u = new URL(url, location.href);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not an http(s) URL');
+    const svc = this.store.get().uploadService;
+    const token = svc && u.hostname === svc.jid ? await this.downloadToken().catch(() => null) : null;
+    const r = await fetch(u.href, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
+    if (r.status === 401 || r.status === 403) throw new Error(r.status === 403 ? 'you are not cleared for this file' : 'the server wants a download token');
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return r;
+  }
+
+  // The file as a blob: URL (image previews, downloads), fetched once.
+  fileBlobUrl(url: string): Promise<string> {
+    let p = this.blobs.get(url);
+    if (!p) {
+      p = this.fetchFile(url).then(async (r) => URL.createObjectURL(await r.blob()));
+      p.catch(() => this.blobs.delete(url));
+      this.blobs.set(url, p);
+      // bounded: the oldest object URL is released
+      if (this.blobs.size > 100) {
+        const [first, old] = this.blobs.entries().next().value as [string, Promise<string>];
+        this.blobs.delete(first);
+        old.then((b) => URL.revokeObjectURL(b), () => undefined);
+      }
+    }
+    return p;
   }
 
   dismissUpload(id: string): void {

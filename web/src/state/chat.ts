@@ -27,7 +27,8 @@ export interface ChatMessage {
   label: SecurityLabel | null;
   oobUrl: string | null;
   form: DataForm | null;
-  thread: string | null;
+  thread: string | null; // XEP-0201
+  threadParent: string | null; // XEP-0201 §3.3
   forwarded: { author: string; body: string; stamp: number | null } | null;
   invite: MessageEvent['invite'];
 }
@@ -208,6 +209,7 @@ export function conversationApply(c: Conversation, ev: MessageEvent, ctx: ApplyC
     oobUrl: ev.oobUrl,
     form: ev.form,
     thread: ev.thread,
+    threadParent: ev.threadParent,
     forwarded: ev.forwarded && ev.forwarded.body !== null
       ? { author: bare(ev.forwarded.from), body: ev.forwarded.body, stamp: ev.forwarded.stamp } : null,
     invite: ev.invite,
@@ -219,8 +221,8 @@ export function conversationApply(c: Conversation, ev: MessageEvent, ctx: ApplyC
 }
 
 // A message we are sending, shown at once and updated by echoes/receipts.
-export function conversationAddOwn(c: Conversation, m: Omit<ChatMessage, 'delivery' | 'error' | 'reactions' | 'edited' | 'retracted' | 'stanzaId' | 'forwarded' | 'invite' | 'form'>): Conversation {
-  return { ...c, messages: insertSorted(c.messages, { ...m, stanzaId: null, delivery: 'sending', error: null, reactions: {},
+export function conversationAddOwn(c: Conversation, m: Omit<ChatMessage, 'delivery' | 'error' | 'reactions' | 'edited' | 'retracted' | 'stanzaId' | 'forwarded' | 'invite' | 'form' | 'threadParent'> & { threadParent?: string | null }): Conversation {
+  return { ...c, messages: insertSorted(c.messages, { ...m, threadParent: m.threadParent ?? null, stanzaId: null, delivery: 'sending', error: null, reactions: {},
     edited: false, retracted: false, forwarded: null, invite: null, form: null }) };
 }
 

@@ -1,7 +1,7 @@
 // The application state and a tiny observable store. One object, replaced
 // on every change (never mutated), so the UI can re-render from it.
 import type { Catalog, SecurityLabel } from '../xmpp/labels';
-import type { Bookmark, Occupant, RosterItem } from '../xmpp/stanzas';
+import type { Bookmark, Occupant, Pin, RosterItem } from '../xmpp/stanzas';
 import type { DataForm } from '../xmpp/forms';
 import type { Conversation } from './chat';
 
@@ -21,6 +21,8 @@ export interface Room {
   banner: SecurityLabel | null;
   error: string | null;
   mam: boolean; // the room keeps an archive (XEP-0313 in its disco#info)
+  pinsSupported: boolean; // urn:aldis:pin:0 in its disco#info
+  pins: Pin[]; // oldest first, as the room keeps them
 }
 
 export interface Upload {
@@ -72,7 +74,7 @@ export interface AppState {
   bookmarks: Bookmark[];
   catalogs: Record<string, Catalog | null>;
   labelChoice: Record<string, string>; // conv -> selector chosen
-  uploadService: { jid: string; maxSize: number } | null;
+  uploadService: { jid: string; maxSize: number; auth: boolean } | null; // auth: download tokens offered
   mucService: string | null;
   publicRooms: { jid: string; name: string }[];
   uploads: Upload[];

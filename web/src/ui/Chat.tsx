@@ -1,15 +1,18 @@
 // One conversation: header (presence or room banner, search, room tools),
 // the message list with infinite scroll backwards through the archive, and
 // the composer with the label picker, replies, corrections and uploads.
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Client } from '../client';
-import { conversationSearch, type ChatMessage } from '../state/chat';
+import { conversationSearch, messageRefId, type ChatMessage } from '../state/chat';
+import { threadIndex, threadReplyCount, threadRootOf } from '../state/threads';
 import { presenceBest, type AppState } from '../state/store';
 import { catalogDefault } from '../xmpp/labels';
 import { Icon } from './Icon';
 import { Marking } from './Marking';
 import { MessageView } from './Message';
 import { Occupants } from './Occupants';
+import { PinnedBar, pinnedMessage } from './Pins';
+import { ThreadPanel } from './Thread';
 
 export function ChatView({ client, state: s, jid }: { client: Client; state: AppState; jid: string }) {
   const conv = s.conversations[jid];
@@ -23,6 +26,8 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
   const [loading, setLoading] = useState(false);
   const [dragging, setDragging] = useState(false);
   const [showOccupants, setShowOccupants] = useState(true);
+  const [threadRoot, setThreadRoot] = useState<string | null>(null);
+  const threads = useMemo(() => (conv ? threadIndex(conv) : null), [conv?.messages]);
   const stick = useRef(true);
   const prevHeight = useRef(0);
 
@@ -41,7 +46,7 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
     prevHeight.current = l.scrollHeight;
   }, [conv?.messages]);
 
-  useEffect(() => { inputRef.current?.focus(); }, [jid]);
+  useEffect(() => { inputRef.current?.focus(); setThreadRoot(null); }, [jid]);
 
   const onScroll = async () => {
     const l = listRef.current;
@@ -56,7 +61,7 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
     if (stick.current) client.markRead(jid);
   };
 
-  if (!conv) return null;
+  if (!conv || !threads) return null;
 
   const send = () => {
     const body = text.trim();
@@ -85,12 +90,32 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
   const pres = presenceBest(s, jid);
   const typing = Object.entries(conv.typing).filter(([, st]) => st === 'composing').map(([w]) => (room ? w : contact?.name || w));
   const results = search ? conversationSearch(conv, search) : null;
-  const shown = results ?? conv.messages;
+  // Messages of side threads show in the thread panel, not the timeline.
+  const shown = results ?? conv.messages.filter((m) => !threads.inThread.has(m.id));
   const byId = new Map(conv.messages.map((m) => [m.stanzaId || m.id, m] as const));
   for (const m of conv.messages) byId.set(m.id, m);
   const uploads = s.uploads.filter((u) => u.conv === jid);
   const myRole = room ? room.occupants[room.nick]?.role || 'none' : '';
   const myAff = room ? room.occupants[room.nick]?.affiliation || 'none' : '';
+  const canPin = !!room && room.pinsSupported && myRole === 'moderator';
+  const pinnedIds = new Set(room ? room.pins.map((p) => p.id) : []);
+
+  // Scroll to a pinned message, fetching it from the archive if needed.
+  const jumpTo = async (id: string) => {
+    if (!pinnedMessage(conv, id)) await client.fetchPinned(jid);
+    const m = pinnedMessage(client.store.get().conversations[jid] || conv, id);
+    if (!m) return client.notice('That message is not available', 'error');
+    if (threads.inThread.has(m.id)) { setThreadRoot(threadRootOf(conv, threads, m)); return; }
+    stick.current = false;
+    requestAnimationFrame(() => {
+      const e = listRef.current?.querySelector(`[data-id="${CSS.escape(m.id)}"]`) as HTMLElement | null;
+      if (!e) return;
+      e.scrollIntoView({ block: 'center' });
+      e.classList.add('flash');
+      e.focus();
+      setTimeout(() => e.classList.remove('flash'), 2000);
+    });
+  };
 
   return (
     <section class={'chat' + (dragging ? ' dragging' : '')} aria-label={`Conversation with ${contact?.name || jid}`}
@@ -109,6 +134,7 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
           onClick={() => { if (confirm(`Remove ${jid} from your contacts?`)) client.removeContact(jid); }}><Icon name="leave" /></button>}
       </header>
       {room?.banner && <div class="banner-row"><Marking label={room.banner} banner /></div>}
+      {room && <PinnedBar client={client} room={room} conv={conv} canPin={canPin} onJump={(id) => void jumpTo(id)} />}
       {search !== null && (
         <div class="search-row">
           <input aria-label="Search text" placeholder="Search this conversation" value={search} autoFocus
@@ -127,12 +153,21 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
             <MessageView key={m.id} client={client} conv={conv} m={m} me={room ? room.nick : s.me} isRoom={!!room}
               replied={m.replyTo ? byId.get(m.replyTo) || null : null}
               canModerate={myRole === 'moderator'}
+              threadCount={threadReplyCount(threads.byRoot.get(messageRefId(conv, m)))}
+              onThread={!room || m.stanzaId ? () => setThreadRoot(threadRootOf(conv, threads, m)) : undefined}
+              pinned={!!m.stanzaId && pinnedIds.has(m.stanzaId)}
+              onPin={canPin && m.stanzaId ? (on) => client.pin(jid, m, on) : undefined}
               onReply={() => { setReplyTo(m); inputRef.current?.focus(); }}
               onEdit={() => { setEditing(m); setText(m.body); inputRef.current?.focus(); }}
               rooms={Object.keys(s.rooms)} contacts={Object.keys(s.roster)} />
           ))}
         </div>
-        {room && showOccupants && <Occupants client={client} room={room} />}
+        {threadRoot !== null && (
+          <ThreadPanel client={client} conv={conv} idx={threads} rootRef={threadRoot} me={room ? room.nick : s.me} isRoom={!!room}
+            canModerate={myRole === 'moderator'} enterSends={s.prefs.enterSends} rooms={Object.keys(s.rooms)}
+            contacts={Object.keys(s.roster)} onClose={() => { setThreadRoot(null); inputRef.current?.focus(); }} />
+        )}
+        {room && showOccupants && threadRoot === null && <Occupants client={client} room={room} />}
       </div>
       <div class="typing" aria-live="polite">{typing.length > 0 ? `${typing.join(', ')} ${typing.length > 1 ? 'are' : 'is'} typing…` : ''}</div>
       {uploads.map((u) => (

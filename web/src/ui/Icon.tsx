@@ -11,6 +11,8 @@ const PATHS: Record<string, string> = {
   menu: 'M3 6h18M3 12h18M3 18h18',
   plus: 'M12 5v14M5 12h14',
   join: 'M15 3h4a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2h-4M10 17l5-5l-5-5M15 12H3',
+  pin: 'M12 17v5M8 3h8l-1.5 6.5L18 13v2H6v-2l3.5-3.5z',
+  close: 'M18 6L6 18M6 6l12 12',
 };
 
 export function Icon({ name }: { name: keyof typeof PATHS | string }) {

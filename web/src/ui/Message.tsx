@@ -1,7 +1,7 @@
 // One message: author, time, marking in the policy's colours, body (or the
 // retraction note), reply context, attachment with image preview, reactions
 // and receipts, and the actions (reply, react, edit, retract, forward).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Client } from '../client';
 import type { ChatMessage, Conversation } from '../state/chat';
 import { FormInline } from './Form';
@@ -23,32 +23,70 @@ function linkify(body: string) {
   return parts.map((p, i) => (i % 2 === 1 ? <a key={i} href={p} target="_blank" rel="noopener noreferrer">{p}</a> : p));
 }
 
+// An uploaded file: fetched through the client (labelled files need its
+// download token, so a plain <img src> or link would get 401), previewed
+// from a blob: URL when it is an image, saved from one when clicked.
+function Attachment({ client, url }: { client: Client; url: string }) {
+  const [src, setSrc] = useState<string | null>(null);
+  const [err, setErr] = useState<string | null>(null);
+  const image = IMAGE.test(url);
+  const last = url.split('?')[0].split('/').pop() || 'file';
+  let name = last;
+  try { name = decodeURIComponent(last); } catch { /* not percent-encoded: shown as is */ }
+  useEffect(() => {
+    if (!image) return;
+    let live = true;
+    client.fileBlobUrl(url).then((b) => live && setSrc(b), (e: Error) => live && setErr(e.message));
+    return () => { live = false; };
+  }, [url]);
+  const save = async (e: MouseEvent) => {
+    e.preventDefault();
+    try {
+      const a = document.createElement('a');
+      a.href = await client.fileBlobUrl(url);
+      a.download = name;
+      a.click();
+    } catch (x) {
+      client.notice(`Download failed: ${(x as Error).message}`, 'error');
+    }
+  };
+  return (
+    <div class="attachment">
+      {src && <img src={src} alt="attached image" class="preview" data-testid="image-preview" />}
+      {err && <span class="muted" data-testid="attachment-error">Preview not available: {err}</span>}
+      <a href={url} target="_blank" rel="noopener noreferrer" onClick={save} data-testid="attachment-link">{name}</a>
+    </div>
+  );
+}
+
 const DELIVERY: Record<string, string> = { sending: '…', sent: '✓', received: '✓✓', displayed: '✓✓ read', error: '⚠' };
 
 export function MessageView(p: {
   client: Client; conv: Conversation; m: ChatMessage; me: string; isRoom: boolean; replied: ChatMessage | null;
   canModerate: boolean; onReply: () => void; onEdit: () => void; rooms: string[]; contacts: string[];
+  // threads (XEP-0201): replies under this root, and opening its thread
+  threadCount?: number; onThread?: () => void;
+  // pins (urn:aldis:pin:0): shown as pinned; onPin only for moderators
+  pinned?: boolean; onPin?: (on: boolean) => void;
 }) {
   const { client, conv, m } = p;
   const [menu, setMenu] = useState<null | 'react' | 'forward'>(null);
   const author = p.isRoom ? m.author : m.author.split('@')[0];
   return (
-    <article class={'msg' + (m.outgoing ? ' out' : '') + (m.delivery === 'error' ? ' failed' : '')} data-testid="message"
-      data-id={m.id} aria-label={`${author}: ${m.retracted ? 'retracted' : m.body}`} tabIndex={-1}>
+    <article class={'msg' + (m.outgoing ? ' out' : '') + (m.delivery === 'error' ? ' failed' : '') + (p.pinned ? ' pinned' : '')} data-testid="message"
+      data-id={m.id} data-sid={m.stanzaId || undefined} aria-label={`${author}: ${m.retracted ? 'retracted' : m.body}`} tabIndex={-1}>
       <header class="msg-head">
         <b class="author">{author}</b>
         <time dateTime={new Date(m.stamp).toISOString()}>{time(m.stamp)}</time>
         <Marking label={m.label} />
         {m.edited && <span class="edited">(edited)</span>}
+        {p.pinned && <span class="pinned-tag" data-testid="pinned-tag">Pinned</span>}
       </header>
       {p.replied && <blockquote class="reply-ctx">↪ {p.replied.author.split('@')[0]}: {p.replied.body.slice(0, 120)}</blockquote>}
       {m.forwarded && <blockquote class="forwarded">Forwarded from {m.forwarded.author}: {m.forwarded.body}</blockquote>}
       {m.retracted ? <p class="retracted">This message was retracted.</p> : (
         m.oobUrl && m.body.trim() === m.oobUrl ? (
-          <div class="attachment">
-            {IMAGE.test(m.oobUrl) && <img src={m.oobUrl} alt="attached image" loading="lazy" class="preview" data-testid="image-preview" />}
-            <a href={m.oobUrl} target="_blank" rel="noopener noreferrer" download data-testid="attachment-link">{decodeURIComponent(m.oobUrl.split('/').pop() || 'file')}</a>
-          </div>
+          <Attachment client={client} url={m.oobUrl} />
         ) : <p class="body" data-testid="body">{linkify(m.body)}</p>
       )}
       {m.invite && <p class="invite">Invitation to <button class="link" onClick={() => { client.joinRoom(m.invite!.room, client.defaultNick(), m.invite!.password); client.open(m.invite!.room); }}>{m.invite.room}</button>{m.invite.reason ? `: ${m.invite.reason}` : ''}</p>}
@@ -62,11 +100,18 @@ export function MessageView(p: {
           ))}
         </div>
       )}
+      {!!p.threadCount && p.onThread && (
+        <button class="link thread-count" data-testid="thread-count" onClick={p.onThread}>
+          {p.threadCount} {p.threadCount === 1 ? 'reply' : 'replies'} in thread
+        </button>
+      )}
       <footer class="msg-actions">
         {m.outgoing && !p.isRoom && <span class="delivery" data-testid="delivery" data-state={m.delivery} aria-label={`delivery: ${m.delivery}`}>{DELIVERY[m.delivery]}</span>}
         {!m.retracted && <>
           <button class="link" onClick={p.onReply}>Reply</button>
           <button class="link" aria-expanded={menu === 'react'} data-testid="react" onClick={() => setMenu(menu === 'react' ? null : 'react')}>React</button>
+          {p.onThread && <button class="link" data-testid="reply-thread" title="Reply in a thread" onClick={p.onThread}>Thread</button>}
+          {p.onPin && <button class="link" data-testid={p.pinned ? 'unpin' : 'pin'} onClick={() => p.onPin!(!p.pinned)}>{p.pinned ? 'Unpin' : 'Pin'}</button>}
           <button class="link" aria-expanded={menu === 'forward'} onClick={() => setMenu(menu === 'forward' ? null : 'forward')}>Forward</button>
           {m.outgoing && <button class="link" onClick={p.onEdit}>Edit</button>}
           {m.outgoing && <button class="link" onClick={() => client.retract(conv.jid, m)}>Retract</button>}

@@ -25,6 +25,7 @@ export const NS = {
   SID: 'urn:xmpp:sid:0', // XEP-0359
   OOB: 'jabber:x:oob', // XEP-0066
   UPLOAD: 'urn:xmpp:http:upload:0', // XEP-0363
+  UPLOAD_AUTH: 'urn:aldis:upload:auth:0', // download tokens for labelled files (docs/modules/upload.md)
   MUC: 'http://jabber.org/protocol/muc', // XEP-0045
   MUC_USER: 'http://jabber.org/protocol/muc#user',
   MUC_OWNER: 'http://jabber.org/protocol/muc#owner',
@@ -38,6 +39,7 @@ export const NS = {
   STANZAS: 'urn:ietf:params:xml:ns:xmpp-stanzas', // RFC 6120 §8.3
   VCARD: 'vcard-temp', // XEP-0054
   PING: 'urn:xmpp:ping',
+  PIN: 'urn:aldis:pin:0', // pinned room messages, an Aldis extension (docs/modules/muc.md)
 } as const;
 
 // The node where XEP-0223 private preferences of this client are kept.

@@ -4,6 +4,7 @@ import { NS } from './ns';
 import {
   bookmarkPublishBuild, bookmarksParse, mamFinParse, mamQueryBuild, messageBuild, messageParse, presenceParse,
   pubsubItemsOf, reactionsBuild, retractBuild, rosterParse, uploadSlotParse, discoInfoParse, errorParse,
+  mamIdsQueryBuild, pinBuild, pinsParse, pinsQueryBuild,
 } from './stanzas';
 import { serialize, xmlParse, child, attr } from './xml';
 
@@ -157,5 +158,27 @@ describe('vCard avatars', () => {
     expect(set).toContain('<FN>A</FN>');
     expect(set).toContain('<BINVAL>BBBB</BINVAL>');
     expect(set).not.toContain('AAAA');
+  });
+});
+
+describe('pins (urn:aldis:pin:0)', () => {
+  it('reads a list from an IQ result or an announcement, bounded and deduplicated', () => {
+    const iq = xmlParse(`<iq type='result'><pins xmlns='urn:aldis:pin:0'><pin id='a' by='alice' at='2026-11-26T01:00:00Z'/>
+      <pin id='a' by='x'/><pin by='nobody'/><pin id='${'z'.repeat(200)}'/><pin id='b' by='bob' at='junk'/></pins></iq>`);
+    expect(pinsParse(iq)).toEqual([{ id: 'a', by: 'alice', at: Date.parse('2026-11-26T01:00:00Z') }, { id: 'b', by: 'bob', at: null }]);
+    const ann = xmlParse(`<message from='r@muc' type='groupchat'><pins xmlns='urn:aldis:pin:0'/><no-store xmlns='urn:xmpp:hints'/></message>`);
+    expect(pinsParse(ann)).toEqual([]);
+    expect(pinsParse(xmlParse(`<message><body>x</body></message>`))).toBeNull();
+    expect(pinsParse(xmlParse(`<message><pins xmlns='urn:other'/></message>`))).toBeNull();
+  });
+
+  it('builds get, pin, unpin and the archive fetch by ids', () => {
+    expect(serialize(pinsQueryBuild('r@muc', 'i1'))).toBe(`<iq type="get" to="r@muc" id="i1"><pins xmlns="urn:aldis:pin:0"/></iq>`);
+    expect(serialize(pinBuild('r@muc', 'S1', true, 'i2'))).toBe(`<iq type="set" to="r@muc" id="i2"><pin xmlns="urn:aldis:pin:0" id="S1"/></iq>`);
+    expect(serialize(pinBuild('r@muc', 'S1', false, 'i3'))).toContain(`<unpin xmlns="urn:aldis:pin:0" id="S1"/>`);
+    const q = mamIdsQueryBuild({ id: 'i4', queryId: 'q', archive: 'r@muc', ids: ['S1', 'S2'] });
+    const x = child(child(q, 'query', NS.MAM), 'x', NS.DATA)!;
+    const ids = Array.from(x.getElementsByTagName('field')).find((f) => attr(f, 'var') === 'ids')!;
+    expect(Array.from(ids.getElementsByTagName('value')).map((v) => v.textContent)).toEqual(['S1', 'S2']);
   });
 });

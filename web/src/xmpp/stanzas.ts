@@ -9,6 +9,7 @@ import { attr, child, childNs, childText, children, el, name, nsOf, text } from 
 
 export const MAX_BODY = 64 * 1024; // display bound; the server bounds stanzas too
 export const MAX_REACTIONS = 32;
+export const MAX_THREAD_ID = 256; // longer thread ids are ignored (hostile input)
 
 export type ChatState = 'active' | 'composing' | 'paused' | 'inactive' | 'gone';
 
@@ -23,6 +24,7 @@ export interface MessageEvent {
   body: string | null;
   subject: string | null;
   thread: string | null; // XEP-0201
+  threadParent: string | null; // XEP-0201 §3.3: the thread this one branched from
   stamp: number | null; // XEP-0203 delay, ms
   receiptRequest: boolean; // XEP-0184
   receiptFor: string | null;
@@ -84,6 +86,16 @@ function hasFallbackFor(stanza: Element, forNs: string): boolean {
   return children(stanza, 'fallback', NS.FALLBACK).some((f) => attr(f, 'for') === forNs);
 }
 
+// XEP-0201: <thread parent='P'>T</thread>, both bounded; an empty or
+// over-long id counts as no thread.
+function threadParse(stanza: Element): { thread: string | null; parent: string | null } {
+  const t = child(stanza, 'thread');
+  const id = t ? text(t).trim() : '';
+  if (!id || id.length > MAX_THREAD_ID) return { thread: null, parent: null };
+  const parent = attr(t, 'parent');
+  return { thread: id, parent: parent && parent.length <= MAX_THREAD_ID && parent !== id ? parent : null };
+}
+
 function delayStamp(e: Element | null): number | null {
   const d = e ? child(e, 'delay', NS.DELAY) : null;
   const s = attr(d, 'stamp');
@@ -138,6 +150,7 @@ export function messageParse(stanza: Element, depth = 0): MessageEvent {
   }
   const type = attr(stanza, 'type') || 'normal';
   const fwInner = child(fw, 'message');
+  const th = threadParse(stanza);
   return {
     kind: 'message',
     from: attr(stanza, 'from') || '',
@@ -148,7 +161,8 @@ export function messageParse(stanza: Element, depth = 0): MessageEvent {
     stanzaId: attr(stanzaIdEl, 'id'),
     body: retract && hasFallbackFor(stanza, NS.RETRACT) ? null : body,
     subject: childText(stanza, 'subject'),
-    thread: childText(stanza, 'thread'),
+    thread: th.thread,
+    threadParent: th.parent,
     stamp: delayStamp(stanza),
     receiptRequest: !!child(stanza, 'request', NS.RECEIPTS),
     receiptFor: attr(child(stanza, 'received', NS.RECEIPTS), 'id'),
@@ -257,6 +271,7 @@ export interface OutgoingMessage {
   replaceId?: string | null;
   replyTo?: { id: string; to: string; quote: string } | null;
   thread?: string | null;
+  threadParent?: string | null; // XEP-0201 §3.3
   oobUrl?: string | null;
 }
 
@@ -279,7 +294,7 @@ export function messageBuild(m: OutgoingMessage): Element {
     m.type === 'chat' && el('request', { xmlns: NS.RECEIPTS }),
     el('markable', { xmlns: NS.MARKERS }),
     el('active', { xmlns: NS.CHATSTATES }),
-    m.thread ? el('thread', {}, m.thread) : null,
+    m.thread ? el('thread', { parent: m.threadParent || undefined }, m.thread) : null,
     m.replaceId ? el('replace', { xmlns: NS.CORRECT, id: m.replaceId }) : null,
     m.replyTo ? el('reply', { xmlns: NS.REPLY, to: m.replyTo.to, id: m.replyTo.id }) : null,
     fallback,
@@ -457,6 +472,50 @@ export function mucInviteBuild(room: string, invitee: string, reason: string, id
 export function mucAdminBuild(room: string, item: { nick?: string; jid?: string; role?: string; affiliation?: string }, reason: string, id: string): Element {
   return el('iq', { type: 'set', to: room, id },
     el('query', { xmlns: NS.MUC_ADMIN }, el('item', item, reason ? el('reason', {}, reason) : null)));
+}
+
+// ---- pinned room messages (urn:aldis:pin:0, docs/modules/muc.md) ----------------
+
+export const MAX_PINS = 100; // more than any room keeps (the server's bound is 50)
+
+export interface Pin {
+  id: string; // the room's stanza-id of the message
+  by: string; // nick of the moderator who pinned it
+  at: number | null; // ms
+}
+
+// <pins><pin id by at/>...</pins>, from an IQ result or a room's
+// announcement; null when the element is absent.
+export function pinsParse(parent: Element | null): Pin[] | null {
+  const list = child(parent, 'pins', NS.PIN);
+  if (!list) return null;
+  const seen = new Set<string>();
+  const out: Pin[] = [];
+  for (const p of children(list, 'pin').slice(0, MAX_PINS)) {
+    const id = attr(p, 'id') || '';
+    if (!id || id.length > 128 || seen.has(id)) continue;
+    seen.add(id);
+    const at = Date.parse(attr(p, 'at') || '');
+    out.push({ id, by: (attr(p, 'by') || '').slice(0, 100), at: Number.isNaN(at) ? null : at });
+  }
+  return out;
+}
+
+export function pinsQueryBuild(room: string, id: string): Element {
+  return el('iq', { type: 'get', to: room, id }, el('pins', { xmlns: NS.PIN }));
+}
+
+export function pinBuild(room: string, messageId: string, pin: boolean, id: string): Element {
+  return el('iq', { type: 'set', to: room, id }, el(pin ? 'pin' : 'unpin', { xmlns: NS.PIN, id: messageId }));
+}
+
+// XEP-0313 §4.1.5: fetch given archive ids (pinned messages not loaded yet).
+export function mamIdsQueryBuild(opts: { id: string; queryId: string; archive?: string; ids: string[] }): Element {
+  return el('iq', { type: 'set', id: opts.id, to: opts.archive },
+    el('query', { xmlns: NS.MAM, queryid: opts.queryId },
+      el('x', { xmlns: NS.DATA, type: 'submit' },
+        el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, NS.MAM)),
+        el('field', { var: 'ids' }, opts.ids.slice(0, 50).map((i) => el('value', {}, i))))));
 }
 
 // ---- XEP-0223 private storage of preferences -----------------------------------
