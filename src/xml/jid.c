@@ -5,6 +5,7 @@
 #include <idn2.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,9 +27,57 @@ static int prep_with(const Stringprep_profile *profile, const char *in, char *ou
     return 0;
 }
 
+/* Stringprep is the most expensive step of routing a stanza (UCS-4
+ * conversion, NFKC, table lookups), and the same few localparts and
+ * resources are prepared again for every stanza (the sender's, the
+ * recipient's, at each hop). A per-thread direct-mapped memo of libidn's
+ * answers, the failures included, makes a repeat a hash and a compare;
+ * inputs or outputs longer than PREP_MEMO_LEN are not memoised. */
+#define PREP_MEMO_SLOTS 256 /* per profile and thread; a power of two */
+#define PREP_MEMO_LEN 63
+
+struct prep_memo {
+    unsigned char in_len; /* 0: empty slot */
+    unsigned char out_len;
+    signed char rc;
+    char in[PREP_MEMO_LEN];
+    char out[PREP_MEMO_LEN + 1];
+};
+
+static _Thread_local struct prep_memo memo_node[PREP_MEMO_SLOTS], memo_res[PREP_MEMO_SLOTS];
+
+static int prep_memoised(struct prep_memo *memo, const Stringprep_profile *profile,
+                         const char *in, char *out)
+{
+    size_t len = strlen(in);
+    if (len == 0 || len > PREP_MEMO_LEN)
+        return prep_with(profile, in, out);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)in[i]) * 16777619u;
+    struct prep_memo *m = &memo[h & (PREP_MEMO_SLOTS - 1)];
+    if (m->in_len == len && memcmp(m->in, in, len) == 0) {
+        if (m->rc < 0)
+            return m->rc;
+        memcpy(out, m->out, (size_t)m->out_len + 1);
+        return 0;
+    }
+    int rc = prep_with(profile, in, out);
+    size_t olen = rc == 0 ? strlen(out) : 0;
+    if (olen <= PREP_MEMO_LEN) {
+        m->in_len = (unsigned char)len;
+        memcpy(m->in, in, len);
+        m->rc = (signed char)rc;
+        m->out_len = (unsigned char)olen;
+        if (rc == 0)
+            memcpy(m->out, out, olen + 1);
+    }
+    return rc;
+}
+
 int jid_nodeprep(const char *in, char *out)
 {
-    int rc = prep_with(stringprep_xmpp_nodeprep, in, out);
+    int rc = prep_memoised(memo_node, stringprep_xmpp_nodeprep, in, out);
     if (rc < 0)
         return rc;
     /* RFC 7622 §3.3.1: these are prohibited in localparts */
@@ -39,7 +88,7 @@ int jid_nodeprep(const char *in, char *out)
 
 int jid_resourceprep(const char *in, char *out)
 {
-    return prep_with(stringprep_xmpp_resourceprep, in, out);
+    return prep_memoised(memo_res, stringprep_xmpp_resourceprep, in, out);
 }
 
 /* Non-empty labels of at most 63 letters, digits, '-' or '_' (RFC 1034

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "aldis/error.h"
@@ -29,6 +30,50 @@ static void check(const char *in, const char *expect)
     if (rc != 0)
         fail_msg("refused '%s' (%d)", in, rc);
     assert_string_equal(jid_full(&j, out, sizeof out), expect);
+}
+
+/* The per-thread memo of stringprep answers gives what libidn gives, for
+ * repeats, for failures, and after many other inputs evicted the slots. */
+static void test_prep_memo(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"Alice", "ALICE", "bob", "Bob\xc3\x9f", "a b", "x@y",
+                                     "R\xc3\xa9sum\xc3\xa9", "\xef\xbc\xa1", NULL};
+    char first[JID_PART_MAX + 1], again[JID_PART_MAX + 1], name[32];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; in[i]; i++) {
+            int rc1 = jid_nodeprep(in[i], first);
+            int rc2 = jid_nodeprep(in[i], again);
+            assert_int_equal(rc1, rc2);
+            if (rc1 == 0)
+                assert_string_equal(first, again);
+            rc1 = jid_resourceprep(in[i], first);
+            rc2 = jid_resourceprep(in[i], again);
+            assert_int_equal(rc1, rc2);
+            if (rc1 == 0)
+                assert_string_equal(first, again);
+        }
+        /* churn: every slot taken by something else */
+        for (int k = 0; k < 2000; k++) {
+            snprintf(name, sizeof name, "User%d", k);
+            assert_int_equal(jid_nodeprep(name, first), 0);
+            snprintf(name, sizeof name, "user%d", k);
+            assert_string_equal(first, name);
+        }
+    }
+    assert_int_equal(jid_nodeprep("ALICE", first), 0);
+    assert_string_equal(first, "alice");
+    assert_int_equal(jid_resourceprep("ALICE", first), 0);
+    assert_string_equal(first, "ALICE");
+    assert_true(jid_nodeprep("x@y", first) < 0);
+    assert_true(jid_nodeprep("x@y", first) < 0);
+    /* longer than the memo keeps: still prepared */
+    char longname[200];
+    memset(longname, 'A', 150);
+    longname[150] = '\0';
+    assert_int_equal(jid_nodeprep(longname, first), 0);
+    assert_int_equal(first[0], 'a');
+    assert_int_equal(strlen(first), 150);
 }
 
 static void test_parts(void **state)
@@ -310,7 +355,7 @@ int main(void)
         cmocka_unit_test(test_parts),     cmocka_unit_test(test_prepare),
         cmocka_unit_test(test_invalid),   cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_parts_api), cmocka_unit_test(test_print),
-        cmocka_unit_test(test_equality_copy),
+        cmocka_unit_test(test_equality_copy), cmocka_unit_test(test_prep_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
