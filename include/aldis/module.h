@@ -174,6 +174,12 @@ struct module {
     void (*account_free)(struct account *acct);
     void (*resource_free)(struct account *acct, struct resource *res);
     void (*session_free)(struct session *sess);
+    /* Called on every worker when the server begins to shut down, while
+     * client streams are still open: what it routes (e.g. XEP-0045 status
+     * 332 to room occupants) is delivered before the streams close.
+     * Returns true when it routed something (the core then waits a moment
+     * for it to arrive). */
+    bool (*worker_stopping)(void);
     void (*shutdown)(void);
     /* A module that serves a sub-domain of each host (MUC on
      * "conference.HOST", PubSub on "pubsub.HOST"...): its default label,

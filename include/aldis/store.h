@@ -166,6 +166,9 @@ void store_archive_query(const struct archive_query *q, store_archive_cb cb, voi
  * time and party stay. ALDIS_ENOTFOUND when there is no such item. */
 void store_archive_update(const char *owner, const char *id, const char *xml,
                           size_t len, unsigned flags, store_done_cb cb, void *ud);
+/* Delete owner's whole archive (a destroyed room's); the callback gets how
+ * many items went. */
+void store_archive_delete(const char *owner, store_count_cb cb, void *ud);
 /* Retention: delete up to `limit` of the oldest items (of every archive)
  * stamped before `before`; the callback gets how many went. Deleting only
  * the oldest leaves no holes (XEP-0313 §3.2). */

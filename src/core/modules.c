@@ -187,6 +187,15 @@ int modules_start(const struct config *cfg, char *err, size_t errlen)
     return config_check_unused(cfg, err, errlen);
 }
 
+bool modules_worker_stopping(void)
+{
+    bool spoke = false;
+    for (size_t i = 0; i < nmodules; i++)
+        if (modules_builtin[i]->worker_stopping && modules_builtin[i]->worker_stopping())
+            spoke = true;
+    return spoke;
+}
+
 void modules_stop(void)
 {
     services_free();

@@ -11,6 +11,9 @@ extern struct module *const modules_builtin[];
  * check module options. Returns 0 or ALDIS_ECONFIG with a message. */
 int modules_start(const struct config *cfg, char *err, size_t errlen);
 void modules_stop(void);
+/* Every module's worker_stopping, on the calling worker; true when one of
+ * them routed something. */
+bool modules_worker_stopping(void);
 size_t modules_count(void);
 struct module *module_at(size_t i);
 struct module *module_find(const char *name);

@@ -866,11 +866,36 @@ static void muc_shutdown(void)
 static const struct hook_row muc_hooks[] = {{0}};
 static const struct iq_handler muc_iq[] = {{0}};
 
+/* Server shutdown, on each worker while streams are open: the rooms this
+ * worker owns tell their occupants (status 332). A worker that never held
+ * a room has no state and nothing to say. */
+static bool muc_worker_stopping(void)
+{
+    struct worker *w = worker_current();
+    int id = w ? worker_id(w) : -1;
+    pthread_once(&workers_once, workers_alloc);
+    if (id < 0 || id >= nworkers || !workers[id]) /* only this worker writes its slot */
+        return false;
+    const char *key;
+    void *val;
+    size_t n = 0;
+    for (size_t i = 0; map_next(&workers[id]->rooms, &i, &key, &val);) {
+        struct muc_room *r = val;
+        if (r->noccupants)
+            n++;
+        muc_room_shutdown_notice(r);
+    }
+    if (n)
+        log_info("muc", "shutdown: told the occupants of %zu room(s)", n);
+    return n > 0;
+}
+
 struct module mod_muc = {
     .name = "muc",
     .hooks = muc_hooks,
     .iq_handlers = muc_iq,
     .init = muc_init,
+    .worker_stopping = muc_worker_stopping,
     .shutdown = muc_shutdown,
     .service_subdomain = "conference",
     .service_stanza = muc_stanza,

@@ -257,7 +257,9 @@ void muc_occupant_refresh(struct muc_room *r, struct muc_occupant *o);
 /* Take o out of the room telling everyone (codes: 301, 307, 321...). */
 void muc_occupant_remove(struct muc_room *r, struct muc_occupant *o,
                          const struct muc_pres_opts *opts);
-/* A temporary room with nobody in it goes (r is freed then). */
+/* The server is shutting down: tell every occupant it is removed (332). */
+void muc_room_shutdown_notice(struct muc_room *r);
+/* A temporary room with nobody in it goes, with its archive (r is freed then). */
 void muc_room_check_empty(struct muc_room *r);
 /* A message from the room itself to every occupant with status codes. */
 void muc_room_notice(struct muc_room *r, const int *codes, size_t ncodes);
@@ -307,6 +309,8 @@ void muc_destroy(struct muc_room *r, const char *alt_jid, const char *reason);
  * its stanza-id `sid`; `nick`: the sender's, or NULL for the room. */
 void muc_mam_archive(struct muc_room *r, const struct stanza *m, const char *sid,
                      const char *nick);
+/* The room ends (destroyed, or a temporary room emptied): delete its archive. */
+void muc_mam_forget(const struct muc_room *r);
 /* <query xmlns='urn:xmpp:mam:2'/> to the room (get: the form; set: a search). */
 void muc_mam_query_iq(struct muc_room *r, struct stanza *st, const struct jid *from);
 /* XEP-0425 <moderate/> from a moderator. */

@@ -348,6 +348,7 @@ void muc_destroy(struct muc_room *r, const char *alt_jid, const char *reason)
     while (r->occupants)
         muc_occupant_remove(r, r->occupants, &opts);
     muc_room_forget(r);
+    muc_mam_forget(r);
     log_info("muc", "%s destroyed", r->jid);
     muc_room_remove(r);
 }

@@ -70,6 +70,14 @@ void muc_mam_archive(struct muc_room *r, const struct stanza *m, const char *sid
     free(xml);
 }
 
+void muc_mam_forget(const struct muc_room *r)
+{
+    /* A room that ends takes its archive with it: a new room of the same
+     * name must not show the old one's history. The store runs requests
+     * in order, so a room made again at once archives into an empty one. */
+    store_archive_delete(r->jid, NULL, NULL);
+}
+
 /* ---- queries (XEP-0313 §4, §5.1.2) ---------------------------------------- */
 
 /* Who may read the archive: XEP-0313 §5.1.2 leaves it to the room's rules

@@ -379,11 +379,28 @@ void muc_occupant_remove(struct muc_room *r, struct muc_occupant *o,
     muc_occupant_free(o);
 }
 
+void muc_room_shutdown_notice(struct muc_room *r)
+{
+    /* XEP-0045 §15.6 status 332: each occupant hears that it is removed
+     * because the service shuts down — its own presence only: everybody
+     * leaves at once, and telling each about all the others would cost
+     * occupants squared stanzas in a large room. */
+    struct muc_pres_opts opts = {.type = "unavailable", .forced_none = true,
+                                 .self_codes = {332}, .nself_codes = 1};
+    for (struct muc_occupant *o = r->occupants; o; o = o->next) {
+        struct stanza *self = pres_build(r, o, &opts, true, true);
+        route_to_occupant(self, o);
+        stanza_unref(self);
+    }
+}
+
 void muc_room_check_empty(struct muc_room *r)
 {
     /* XEP-0045 §10.1: a temporary room goes when its last occupant leaves. */
-    if (r->noccupants == 0 && !r->cfg.persistent)
+    if (r->noccupants == 0 && !r->cfg.persistent) {
+        muc_mam_forget(r); /* logging may have been on at some time */
         muc_room_remove(r);
+    }
 }
 
 void muc_room_broadcast(struct muc_room *r, struct stanza *st)

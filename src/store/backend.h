@@ -91,6 +91,7 @@ struct store_backend_ops {
                           unsigned flags);
     int (*archive_purge)(struct store_backend *b, int64_t before, int64_t limit,
                          int64_t *deleted);
+    int (*archive_delete)(struct store_backend *b, const char *owner, int64_t *deleted);
 
     /* PubSub nodes and items (store/backend_pubsub.h), NULL when the
      * backend keeps none. */
@@ -261,6 +262,13 @@ static inline int backend_archive_update(struct store_backend *b,
                                          unsigned flags)
 {
     return b->ops->archive_update(b, owner, id, xml, len, flags);
+}
+
+/* Delete a whole archive (a destroyed room's). */
+static inline int backend_archive_delete(struct store_backend *b, const char *owner,
+                                         int64_t *deleted)
+{
+    return b->ops->archive_delete(b, owner, deleted);
 }
 
 /* Delete up to `limit` of the oldest items stamped before `before`. */

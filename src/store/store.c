@@ -36,6 +36,7 @@ enum store_op {
     OP_ARCHIVE_QUERY,
     OP_ARCHIVE_UPDATE,
     OP_ARCHIVE_PURGE,
+    OP_ARCHIVE_DELETE,
 };
 
 static const char *const op_names[] = {
@@ -185,6 +186,7 @@ static void req_complete(struct store_req *r)
             r->cb.archive(r->ud, r->err, r->err ? NULL : &r->page);
         break;
     case OP_ARCHIVE_PURGE:
+    case OP_ARCHIVE_DELETE:
         if (r->cb.count)
             r->cb.count(r->ud, r->err, r->count);
         break;
@@ -274,6 +276,9 @@ static void req_run(struct store_backend *b, struct store_req *r)
         break;
     case OP_ARCHIVE_PURGE:
         r->err = backend_archive_purge(b, r->max, (int64_t)r->len, &r->count);
+        break;
+    case OP_ARCHIVE_DELETE:
+        r->err = backend_archive_delete(b, r->bare, &r->count);
         break;
     }
     /* Write failures with no callback would otherwise vanish silently. */
@@ -609,6 +614,15 @@ void store_archive_update(const char *owner, const char *id, const char *xml,
     r->data = dup_mem(xml, len);
     r->len = len;
     r->max = flags;
+    req_submit(r);
+}
+
+void store_archive_delete(const char *owner, store_count_cb cb, void *ud)
+{
+    struct store_req *r = req_new(OP_ARCHIVE_DELETE, ud);
+    r->cb.count = cb;
+    r->has_cb = cb != NULL;
+    r->bare = dup_str(owner);
     req_submit(r);
 }
 

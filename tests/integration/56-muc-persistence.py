@@ -2,7 +2,9 @@
 """56-muc-persistence: persistent rooms keep their configuration,
 affiliations and subject across a restart of the server (the store), and
 stay listed in the service's disco#items; temporary rooms do not survive;
-a persistent room made temporary is forgotten."""
+a persistent room made temporary is forgotten; when the server shuts down,
+every occupant hears it is removed (status 332, XEP-0045 §15.6) before its
+stream closes."""
 
 import asyncio
 import os
@@ -98,8 +100,30 @@ async def test_empty_persistent_room_stays(srv):
         raise TestFailure("an empty persistent room went away")
 
 
+async def test_shutdown_tells_occupants(srv):
+    a = await occupant(srv)
+    b = await occupant(srv)
+    room, temp = new_room(srv), new_room(srv)
+    await create(a, room, "alice", {"muc#roomconfig_persistentroom": "1"})
+    await join_ok(b, room, "bob")
+    await create(b, temp, "bob2")
+    await asyncio.get_running_loop().run_in_executor(None, srv.stop)
+    for p, r, nick in ((a, room, "alice"), (b, room, "bob"), (b, temp, "bob2")):
+        st = await p.wait(lambda s, r=r, nick=nick: s.tag == C("presence") and
+                          s.get("type") == "unavailable" and s.get("from") == "%s/%s" % (r, nick),
+                          what="unavailable presence from %s/%s" % (r, nick))
+        if not {110, 332} <= set(codes(st)):
+            raise TestFailure("shutdown presence without 110 and 332: %s" % show(st))
+    # only its own: nobody is told about each of the others leaving
+    others = [e for e in a.all if e.get("from") == room + "/bob" and e.get("type") == "unavailable"]
+    if others:
+        raise TestFailure("occupants were told of each other at shutdown: %s" % show(others[0]))
+    srv.start()  # for the harness's own clean-shutdown check
+
+
 run_tests([
     test_persistent_room_survives_restart,
     test_made_temporary_is_forgotten,
     test_empty_persistent_room_stays,
+    test_shutdown_tells_occupants,  # last: stops the server
 ], srv=Server())

@@ -7,7 +7,8 @@ entering a logged room; the archive outlives a restart. Errors: a
 non-member of a members-only room and a banned user are refused
 (forbidden), a room without logging (or a temporary one) keeps no archive
 (service-unavailable, no urn:xmpp:mam:2 in disco#info), unknown fields and
-ids are refused."""
+ids are refused. A destroyed room takes its archive with it: a new room of
+the same name starts empty."""
 
 import asyncio
 import os
@@ -184,8 +185,27 @@ async def test_archive_survives_restart(srv):
         raise TestFailure("after restart: %s" % [(i, show(m)) for i, m in results])
 
 
+async def test_destroyed_room_archive_goes(srv):
+    a, room = await logged_room(srv)
+    await say(a, room, "before the end")
+    results, _ = await mam_query(a, room)
+    if bodies(results) != ["before the end"]:
+        raise TestFailure("archive before destroying: %s" % bodies(results))
+    reply = await a.iq("<query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query>",
+                       type="set", to=room)
+    if reply.get("type") != "result":
+        raise TestFailure("destroy: %s" % show(reply))
+    # the same name again, logged: nothing of the old room's history
+    await create(a, room, "alice", dict(PERSISTENT))
+    results, fin = await mam_query(a, room)
+    if bodies(results):
+        raise TestFailure("a new room of the same name shows the old archive: %s"
+                          % bodies(results))
+
+
 run_tests([
     test_archive_query_and_ids,
+    test_destroyed_room_archive_goes,
     test_paging_both_directions,
     test_access_rules,
     test_no_logging_no_archive,

@@ -97,16 +97,53 @@ static void stop_when_drained(uv_timer_t *t)
     uv_stop(t->loop);
 }
 
+/* Shutdown runs in two phases. First every worker lets its modules speak
+ * while streams are open (worker_stopping: rooms tell occupants with
+ * status 332); once all have (or after STOPPING_WAIT_MS), and, when one
+ * routed something, after a short grace for it to cross the workers
+ * (owner, then session), the listeners stop and the streams close. */
+#define STOPPING_WAIT_MS 2000
+#define STOPPING_GRACE_MS 150
+static atomic_int stopping_left;
+static atomic_bool stopping_spoke;
+static uint64_t stopping_started, stopping_done_at;
+
+static void worker_stopping(struct worker *w, void *arg)
+{
+    (void)w, (void)arg;
+    if (modules_worker_stopping())
+        atomic_store(&stopping_spoke, true);
+    atomic_fetch_sub(&stopping_left, 1);
+}
+
+static void close_streams_when_quiet(uv_timer_t *t)
+{
+    uint64_t now = uv_now(t->loop);
+    if (!stopping_done_at) {
+        if (atomic_load(&stopping_left) > 0 && now - stopping_started < STOPPING_WAIT_MS)
+            return;
+        stopping_done_at = now;
+    }
+    if (atomic_load(&stopping_spoke) && now - stopping_done_at < STOPPING_GRACE_MS)
+        return;
+    uv_timer_stop(t);
+    log_info("aldis", "shutting down: closing %ld stream(s)", sessions_alive());
+    worker_broadcast(worker_shutdown, NULL);
+    drain_started = now;
+    uv_timer_start(&drain_timer, stop_when_drained, 20, 20);
+}
+
 static void begin_shutdown(uv_loop_t *loop)
 {
     static bool started;
     if (started)
         return;
     started = true;
-    log_info("aldis", "shutting down: closing %ld stream(s)", sessions_alive());
-    worker_broadcast(worker_shutdown, NULL);
-    drain_started = uv_now(loop);
-    uv_timer_start(&drain_timer, stop_when_drained, 20, 20);
+    log_info("aldis", "shutting down");
+    atomic_store(&stopping_left, worker_count());
+    stopping_started = uv_now(loop);
+    worker_broadcast(worker_stopping, NULL);
+    uv_timer_start(&drain_timer, close_streams_when_quiet, 10, 10);
 }
 
 static void on_signal(uv_signal_t *h, int signum)

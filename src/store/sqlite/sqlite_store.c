@@ -1553,6 +1553,20 @@ static int sqlite_archive_purge(struct store_backend *b, int64_t before,
     return rc;
 }
 
+static int sqlite_archive_delete(struct store_backend *b, const char *owner, int64_t *deleted)
+{
+    struct sqlite_backend *s = (struct sqlite_backend *)b;
+    sqlite3_stmt *st = stmt_get(s, S_OWNER_ARCHIVE_DEL);
+    *deleted = 0;
+    if (!st)
+        return ALDIS_ESTORE;
+    bind_text(st, 1, owner);
+    int rc = stmt_exec(s, st, "archive delete");
+    if (rc == 0)
+        *deleted = sqlite3_changes(s->db);
+    return rc;
+}
+
 static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -1575,6 +1589,7 @@ static const struct store_backend_ops sqlite_ops = {
     .archive_query = sqlite_archive_query,
     .archive_update = sqlite_archive_update,
     .archive_purge = sqlite_archive_purge,
+    .archive_delete = sqlite_archive_delete,
     .pubsub = &sqlite_pubsub_ops,
     .upload = &sqlite_upload_ops,
     .labels = &sqlite_labels_ops,
