@@ -183,9 +183,19 @@ void router_route_to(struct stanza *st, const struct jid *to)
             route_to_service(st, svc, to);
             return;
         }
+        /* A stanza for another domain passes the domain's clearance first
+         * (ARCHITECTURE.md §6: the peer is a route like any other). */
+        char text[300];
+        bool is_presence = strcmp(stanza_name(st), "presence") == 0;
+        if (security_peer_permits(to->domain, st, text, sizeof text) != 0) {
+            if (!is_presence)
+                router_bounce(st, "auth", "forbidden", text);
+            stanza_unref(st);
+            return;
+        }
         /* RFC 6120 §10.4.3: no route to a domain we do not serve (S2S is a
          * later milestone): remote-server-not-found for message and IQ. */
-        if (strcmp(stanza_name(st), "presence") != 0)
+        if (!is_presence)
             router_bounce(st, "cancel", "remote-server-not-found", NULL);
         stanza_unref(st);
         return;

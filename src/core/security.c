@@ -59,7 +59,7 @@ static const char *const path_names[SECURITY_PATH_COUNT] = {
     [SECURITY_PATH_DELIVER] = "deliver", [SECURITY_PATH_OFFLINE] = "offline",
     [SECURITY_PATH_ARCHIVE] = "archive", [SECURITY_PATH_PUBSUB] = "pubsub",
     [SECURITY_PATH_MUC] = "muc",         [SECURITY_PATH_CATALOG] = "catalog",
-    [SECURITY_PATH_UPLOAD] = "upload",
+    [SECURITY_PATH_UPLOAD] = "upload",   [SECURITY_PATH_PEER] = "peer",
 };
 
 const char *security_path_name(enum security_path path)
@@ -443,6 +443,9 @@ enum security_verdict security_check(const struct clearance *c, const struct sta
                 snprintf(text, textlen, "This room does not accept content labelled %s", label);
             else if (path == SECURITY_PATH_SEND)
                 snprintf(text, textlen, "You are not cleared to send content labelled %s", label);
+            else if (path == SECURITY_PATH_PEER)
+                snprintf(text, textlen, "The domain %s is not cleared for content labelled %s",
+                         to ? to : "", label);
             else
                 snprintf(text, textlen, "The recipient is not cleared for content labelled %s",
                          label);
@@ -670,6 +673,20 @@ bool security_element_visible(const char *jid, const struct xml_node *el, enum s
 bool security_item_visible(const char *jid, const struct xml_node *item, const char *service)
 {
     return security_element_visible(jid, item, SECURITY_PATH_PUBSUB, service);
+}
+
+/* ---- peer domains --------------------------------------------------------- */
+
+int security_peer_permits(const char *domain, const struct stanza *st, char *text,
+                          size_t textlen)
+{
+    if (!sec.policy)
+        return 0;
+    pthread_rwlock_rdlock(&snapshot_lock);
+    enum security_verdict v = security_check(subject_clearance(domain), st, SECURITY_PATH_PEER,
+                                             stanza_from(st), domain, text, textlen);
+    pthread_rwlock_unlock(&snapshot_lock);
+    return v == SECURITY_PERMIT ? 0 : ALDIS_EAUTH;
 }
 
 /* ---- rooms --------------------------------------------------------------- */

@@ -39,6 +39,7 @@ enum security_path {
     SECURITY_PATH_MUC,       /* room join, message, history, private message */
     SECURITY_PATH_CATALOG,   /* XEP-0258 catalog request */
     SECURITY_PATH_UPLOAD,    /* XEP-0363 download of a labelled file */
+    SECURITY_PATH_PEER,      /* to another domain (federation, components) */
     SECURITY_PATH_COUNT
 };
 
@@ -130,6 +131,15 @@ bool security_item_visible(const char *jid, const struct xml_node *item, const c
  * who holds the policy's lowest clearance. */
 bool security_element_visible(const char *jid, const struct xml_node *el, enum security_path path,
                               const char *source);
+
+/* ---- peer domains --------------------------------------------------------- */
+
+/* May stanza `st` leave for the domain `domain` (a peer server, later a
+ * component), given the clearance stored for the domain (`aldisctl domain
+ * clearance`; none: the lowest)? 0, or ALDIS_EAUTH with `text` for the
+ * sender (audited). Any worker: reads the shared cache. */
+int security_peer_permits(const char *domain, const struct stanza *st, char *text,
+                          size_t textlen);
 
 /* ---- rooms (MUC) --------------------------------------------------------- */
 

@@ -78,6 +78,8 @@ static const char usage_main[] =
     "                                   set a user's security clearance\n"
     "  room clearance ROOM --classification NAME [--category TAG=VALUE]...\n"
     "                                   set a room's clearance (its ceiling)\n"
+    "  domain clearance DOMAIN --classification NAME [--category TAG=VALUE]...\n"
+    "                                   set a peer domain's clearance\n"
     "  policy check FILE                validate a security policy (SPIF)\n"
     "  policy cert-extension FILE --classification NAME [--category TAG=VALUE]...\n"
     "                                   the client-certificate extension carrying a\n"
@@ -142,6 +144,16 @@ static const char usage_room[] =
     "\n"
     "A room's clearance is its ceiling: joining needs a clearance covering it\n"
     "and messages labelled above it are refused. ROOM is room@service.\n";
+
+static const char usage_domain[] =
+    "usage: aldisctl [--config FILE] domain clearance DOMAIN --classification NAME\n"
+    "                                         [--category TAG=VALUE]...\n"
+    "       aldisctl [--config FILE] domain clearance DOMAIN --show | --clear\n"
+    "\n"
+    "A peer domain's clearance bounds what may be sent to it (other servers,\n"
+    "later components): a stanza labelled above it is refused with an error\n"
+    "to the sender. A domain with none is cleared for the lowest\n"
+    "classification only. Read by the server at startup.\n";
 
 static const char usage_policy[] =
     "usage: aldisctl policy check FILE\n"
@@ -960,8 +972,12 @@ static int clearance_text(const struct args *a, struct buf *out)
 }
 
 /* user clearance JID ... / room clearance ROOM ... */
-static int clearance_cmd(const struct args *a, bool room)
+enum clearance_subject { SUBJECT_USER, SUBJECT_ROOM, SUBJECT_DOMAIN };
+
+static int clearance_cmd(const struct args *a, enum clearance_subject kind)
 {
+    static const char *const kind_name[] = {"user", "room", "domain"};
+    static const char *const kind_arg[] = {"JID", "ROOM", "DOMAIN"};
     struct instance in;
     struct label_policy *p = NULL;
     struct clearance *c = NULL;
@@ -976,14 +992,20 @@ static int clearance_cmd(const struct args *a, bool room)
         (a->ncategories && !a->classification)) {
         say_error("%s clearance needs %s and exactly one of --classification NAME, --show, "
                   "--clear (--category only with --classification)",
-                  room ? "room" : "user", room ? "ROOM" : "JID");
+                  kind_name[kind], kind_arg[kind]);
         return EXIT_USAGE;
     }
     if ((rc = instance_open(a, &in)) != 0)
         return rc;
-    if (room) {
+    if (kind == SUBJECT_ROOM) {
         if (jid_parse(a->pos[2], &j) != 0 || !j.local || j.resource) {
             say_error("'%s' is not a valid room JID; write it as room@service", a->pos[2]);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    } else if (kind == SUBJECT_DOMAIN) {
+        if (jid_parse(a->pos[2], &j) != 0 || j.local || j.resource) {
+            say_error("'%s' is not a domain name", a->pos[2]);
             rc = EXIT_USAGE;
             goto out;
         }
@@ -1052,7 +1074,7 @@ static int cmd_room(struct args *a)
         return EXIT_USAGE;
     }
     if (a->npos >= 2 && strcmp(a->pos[1], "clearance") == 0)
-        return clearance_cmd(a, true);
+        return clearance_cmd(a, SUBJECT_ROOM);
     fputs(usage_room, stderr);
     return EXIT_USAGE;
 }
@@ -1093,6 +1115,22 @@ out:
     label_policy_free(p);
     buf_free(&text);
     return rc;
+}
+
+static int cmd_domain(struct args *a)
+{
+    if (a->help) {
+        fputs(usage_domain, stdout);
+        return 0;
+    }
+    if (a->used_init_opts) {
+        say_error("init options are not valid with 'domain'");
+        return EXIT_USAGE;
+    }
+    if (a->npos >= 2 && strcmp(a->pos[1], "clearance") == 0)
+        return clearance_cmd(a, SUBJECT_DOMAIN);
+    fputs(usage_domain, stderr);
+    return EXIT_USAGE;
 }
 
 static int cmd_policy(struct args *a)
@@ -1150,7 +1188,7 @@ static int cmd_user(struct args *a)
     if (sub && strcmp(sub, "list") == 0)
         return user_list(a);
     if (sub && strcmp(sub, "clearance") == 0)
-        return clearance_cmd(a, false);
+        return clearance_cmd(a, SUBJECT_USER);
     if (sub)
         say_error("unknown user command '%s'", sub);
     fputs(usage_user, stderr);
@@ -1212,6 +1250,8 @@ int main(int argc, char **argv)
         return cmd_check(&a);
     if (strcmp(cmd, "room") == 0)
         return cmd_room(&a);
+    if (strcmp(cmd, "domain") == 0)
+        return cmd_domain(&a);
     if (strcmp(cmd, "policy") == 0)
         return cmd_policy(&a);
     if (strcmp(cmd, "help") == 0) {
