@@ -176,14 +176,12 @@ void pep_notify_item(struct account *acct, const struct pep_node *node,
     stanza_unref(ev);
 }
 
-void pep_notify_retract(struct account *acct, const struct pep_node *node, const char *id)
+void pep_notify_retract(struct account *acct, const struct pep_node *node, const char *id,
+                        const struct stanza *label)
 {
     struct xml_node *event;
     struct stanza *ev = event_new(acct, node, &event);
-    struct xml_node *items = xml_add_child(ev, event, "items", NS_PUBSUB_EVENT);
-    xml_set_attr(ev, items, "node", node->name);
-    struct xml_node *r = xml_add_child(ev, items, "retract", NS_PUBSUB_EVENT);
-    xml_set_attr(ev, r, "id", id);
+    pep_event_add_retract(ev, event, node, id, label);
     event_broadcast(acct, node, ev);
     stanza_unref(ev);
 }
@@ -302,10 +300,10 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
     const char *given_id = xml_attr(item, "id");
     if (given_id && (!*given_id || strlen(given_id) > PEP_MAX_ID))
         return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
-    struct stanza *payload = NULL;
+    struct stanza *payload = NULL, *label = NULL;
     size_t size = 0;
     const char *etype, *econd, *eapp = NULL;
-    if (pep_payload_take(item, &payload, &size, &etype, &econd, &eapp) < 0)
+    if (pep_payload_take(publish, item, &payload, &label, &size, &etype, &econd, &eapp) < 0)
         return pep_fail(ctx, etype, econd, eapp, NULL);
     char id_buf[32];
     const char *id = given_id;
@@ -319,13 +317,13 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
     struct pep_node *node = pep_node_find(ps, name);
     const char *bad = NULL;
     if (node && form && !pep_config_form_matches(&node->cfg, form, &bad)) {
-        stanza_unref(payload);
+        pep_item_parts_drop(payload, label);
         return pep_fail(ctx, "cancel", "conflict", "precondition-not-met", NULL);
     }
     /* The account's quota, counting the item this one replaces as gone. */
     const struct pep_item *prev = node ? pep_item_find(node, id) : NULL;
     if (pep_state_bytes(ps) - (prev ? prev->size : 0) + size > (size_t)pep_opt_max_account_bytes) {
-        stanza_unref(payload);
+        pep_item_parts_drop(payload, label);
         return pep_fail(ctx, "wait", "resource-constraint", NULL, NULL);
     }
     if (!node) {
@@ -334,12 +332,13 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
         node = node_create(ctx, ps, name, form, NS_PUBSUB_PUBLISH_OPTIONS, "conflict",
                            "precondition-not-met");
         if (!node) {
-            stanza_unref(payload);
+            pep_item_parts_drop(payload, label);
             return 0;
         }
     }
     const struct pep_item *stored =
-        pep_publish_commit(ctx->acct->bare, node, ctx->iq, ctx->from, id, payload, size);
+        pep_publish_commit(ctx->acct->bare, node, ctx->iq, ctx->from, id, payload, label,
+                           size);
 
     pep_notify_item(ctx->acct, node, stored);
     pep_bookmarks_changed(ctx->acct, name, node);
@@ -363,14 +362,17 @@ static int pep_retract(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
         return pep_fail(ctx, "cancel", "item-not-found", NULL, NULL);
     char *id_copy = strdup(id);
     ALDIS_ASSERT(id_copy != NULL);
+    struct stanza *label = found->label ? stanza_ref(found->label) : NULL;
     pep_item_remove(node, found);
     if (node->cfg.persist_items)
         store_pubsub_item_del(ctx->acct->bare, name, id_copy, NULL, NULL);
     router_route(stanza_iq_result(ctx->iq));
     const char *notify = xml_attr(retract, "notify");
     if (notify ? pep_attr_true(notify) : node->cfg.notify_retract)
-        pep_notify_retract(ctx->acct, node, id_copy);
+        pep_notify_retract(ctx->acct, node, id_copy, label);
     free(id_copy);
+    if (label)
+        stanza_unref(label);
     pep_bookmarks_changed(ctx->acct, name, node);
     return 0;
 }

@@ -269,10 +269,10 @@ static int op_publish(struct pubsub_req *r, const struct xml_node *publish)
     if (node && form && !pep_config_form_matches(&node->cfg, form, &bad))
         return fail(r, "cancel", "conflict", "precondition-not-met", NULL);
 
-    struct stanza *payload = NULL;
+    struct stanza *payload = NULL, *label = NULL;
     size_t size = 0;
     const char *etype, *econd, *eapp = NULL;
-    if (pep_payload_take(item, &payload, &size, &etype, &econd, &eapp) < 0)
+    if (pep_payload_take(publish, item, &payload, &label, &size, &etype, &econd, &eapp) < 0)
         return fail(r, etype, econd, eapp, NULL);
     char id_buf[32];
     const char *id = given_id;
@@ -283,16 +283,16 @@ static int op_publish(struct pubsub_req *r, const struct xml_node *publish)
     const struct pep_item *prev = node ? pep_item_find(node, id) : NULL;
     if (service_bytes(r->s) - (prev ? prev->size : 0) + size >
         (size_t)pubsub_opts.max_service_bytes) {
-        stanza_unref(payload);
+        pep_item_parts_drop(payload, label);
         return fail(r, "wait", "resource-constraint", NULL, NULL);
     }
     if (!node && !(node = node_new(r, name, form, NS_PUBSUB_PUBLISH_OPTIONS, "cancel",
                                    "conflict", "precondition-not-met"))) {
-        stanza_unref(payload);
+        pep_item_parts_drop(payload, label);
         return 0;
     }
     const struct pep_item *stored =
-        pep_publish_commit(r->s->domain, node, r->iq, r->from, id, payload, size);
+        pep_publish_commit(r->s->domain, node, r->iq, r->from, id, payload, label, size);
     notify_item(r->s, node, stored);
     return 0;
 }
@@ -314,6 +314,7 @@ static int op_retract(struct pubsub_req *r, const struct xml_node *retract)
     if (!found)
         return fail(r, "cancel", "item-not-found", NULL, NULL);
     char *id_copy = xstrdup(id);
+    struct stanza *label = found->label ? stanza_ref(found->label) : NULL;
     pep_item_remove(node, found);
     if (node->cfg.persist_items)
         store_pubsub_item_del(r->s->domain, node->name, id_copy, NULL, NULL);
@@ -322,14 +323,13 @@ static int op_retract(struct pubsub_req *r, const struct xml_node *retract)
     if (notify ? pep_attr_true(notify) : node->cfg.notify_retract) {
         struct xml_node *event;
         struct stanza *ev = pep_event_new(r->s->domain, node, &event);
-        struct xml_node *items = xml_add_child(ev, event, "items", NS_PUBSUB_EVENT);
-        xml_set_attr(ev, items, "node", node->name);
-        struct xml_node *re = xml_add_child(ev, items, "retract", NS_PUBSUB_EVENT);
-        xml_set_attr(ev, re, "id", id_copy);
+        pep_event_add_retract(ev, event, node, id_copy, label);
         pubsub_broadcast(r->s, node, ev);
         stanza_unref(ev);
     }
     free(id_copy);
+    if (label)
+        stanza_unref(label);
     return 0;
 }
 

@@ -30,6 +30,12 @@
 #define NS_PUBSUB_NODE_CONFIG "http://jabber.org/protocol/pubsub#node_config"
 #define NS_PUBSUB_PUBLISH_OPTIONS "http://jabber.org/protocol/pubsub#publish-options"
 #define NS_DATA "jabber:x:data"
+/* XEP-0314: the label of items (attributes 'id'/'label' in results) */
+#define NS_SL_PUBSUB "urn:xmpp:sec-label:pubsub:0"
+/* Ours: the element holding an item's label in memory, and the stored
+ * form of a labelled item: <stored><payload/><securitylabel/></stored> */
+#define NS_PEP_STORED "urn:aldis:pubsub:stored:0"
+#define PEP_LABEL_HOLDER "label-holder"
 #define NS_CAPS "http://jabber.org/protocol/caps"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
@@ -92,7 +98,11 @@ struct pep_item {
     char *id;
     char *publisher;        /* full JID of the publishing resource */
     struct stanza *payload; /* frozen; root = the payload element; NULL when none */
-    size_t size;            /* serialised payload bytes (for the quota) */
+    /* XEP-0314: the <securitylabel/> published with the item (in
+     * <publish/>), as the one child of a PEP_LABEL_HOLDER root (frozen);
+     * NULL when none. */
+    struct stanza *label;
+    size_t size;            /* serialised payload and label bytes (for the quota) */
 };
 
 /* A non-none affiliation of a bare JID with a node (service only). */
@@ -199,11 +209,12 @@ void pep_node_remove(struct pep_state *ps, struct pep_node *node);
 void pep_node_free(struct pep_node *node);
 struct pep_item *pep_item_find(struct pep_node *node, const char *id);
 /* Add or replace (the replaced one becomes the newest); takes `payload`'s
- * reference (NULL for an item without payload). The oldest items beyond the
- * node's limit are dropped from memory; the store trims itself the same way
- * when the item is written (store_pubsub_item_put's max_items). */
+ * and `label`'s references (NULL for an item without payload / label). The
+ * oldest items beyond the node's limit are dropped from memory; the store
+ * trims itself the same way when the item is written (store_pubsub_item_put's
+ * max_items). */
 void pep_item_put(struct pep_node *node, const char *id, const char *publisher,
-                  struct stanza *payload, size_t size);
+                  struct stanza *payload, struct stanza *label, size_t size);
 /* Payload bytes kept by all the account's nodes. */
 size_t pep_state_bytes(const struct pep_state *ps);
 void pep_item_remove(struct pep_node *node, struct pep_item *item);
@@ -230,11 +241,13 @@ void pep_store_item(const char *service, const struct pep_node *node,
 /* ---- protocol pieces shared by PEP and the service -------------------------- */
 
 /* The end of a publish (XEP-0060 §7.1.2): keep the item (taking `payload`'s
- * reference), write it through under `service`, and answer `iq` with the
- * item id (it may be ours). Returns the stored item, for the notifications. */
+ * and `label`'s references), write it through under `service`, and answer
+ * `iq` with the item id (it may be ours). Returns the stored item, for the
+ * notifications. */
 const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
                                           const struct stanza *iq, const struct jid *publisher,
-                                          const char *id, struct stanza *payload, size_t size);
+                                          const char *id, struct stanza *payload,
+                                          struct stanza *label, size_t size);
 
 /* Route an error reply to `iq`, with an optional XEP-0060 §7 application
  * condition in the pubsub#errors namespace (and its 'feature' for
@@ -242,10 +255,14 @@ const struct pep_item *pep_publish_commit(const char *service, struct pep_node *
 int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, const char *app,
                  const char *feature);
 /* Validate the one payload of a publish <item/> (XEP-0060 §7.1.3) and
- * copy it out as a stanza of its own. 0, or -1 with *cond / *app naming
- * the error to answer. */
-int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_t *size,
+ * copy it out as a stanza of its own, with the XEP-0314 <securitylabel/>
+ * of the <publish/> if there is one (*label, else NULL; at most one). 0, or
+ * -1 with *cond / *app naming the error to answer (nothing to free). */
+int pep_payload_take(const struct xml_node *publish, const struct xml_node *item,
+                     struct stanza **payload, struct stanza **label, size_t *size,
                      const char **type, const char **cond, const char **app);
+/* Drop what pep_payload_take gave when the publish fails later. */
+void pep_item_parts_drop(struct stanza *payload, struct stanza *label);
 /* Answer an items request (XEP-0060 §6.5: all, the newest max_items, or
  * by id) from `node`, access already checked. */
 int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
@@ -254,9 +271,17 @@ int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
  * *event_out gets its <event/>. */
 struct stanza *pep_event_new(const char *from, const struct pep_node *node,
                              struct xml_node **event_out);
-/* <items node><item id>payload</item></items> under parent. */
+/* <items node><item id>payload</item></items> under parent, and the
+ * item's XEP-0314 label on the message itself (so the recipients' checks
+ * see it; XEP-0314 §7.1). */
 void pep_event_add_item(struct stanza *st, struct xml_node *parent, const struct pep_node *node,
                         const struct pep_item *item);
+/* <items node><retract id/></items> under parent, with the retracted
+ * item's label (NULL: none) on the message: those not cleared for the item
+ * are not told it went either (XEP-0314 §7.2). */
+void pep_event_add_retract(struct stanza *st, struct xml_node *parent,
+                           const struct pep_node *node, const char *id,
+                           const struct stanza *label);
 
 /* ---- caps and peers (pep_caps.c) ---------------------------------------- */
 
@@ -314,7 +339,8 @@ void pep_caps_resolved(struct account *acct, struct pep_peer *peer);
 /* An item published / retracted: notify whoever wants it. */
 void pep_notify_item(struct account *acct, const struct pep_node *node,
                      const struct pep_item *item);
-void pep_notify_retract(struct account *acct, const struct pep_node *node, const char *id);
+void pep_notify_retract(struct account *acct, const struct pep_node *node, const char *id,
+                        const struct stanza *label);
 /* XEP-0004 boolean true ("true" or "1"). */
 bool pep_attr_true(const char *v);
 

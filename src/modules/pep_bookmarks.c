@@ -136,7 +136,7 @@ void pep_bookmarks_from_private(struct account *acct, const struct jid *from,
             stanza_unref(payload);
             continue;
         }
-        pep_item_put(node, room, publisher, payload, size);
+        pep_item_put(node, room, publisher, payload, NULL, size);
         const struct pep_item *it = pep_item_find(node, room);
         if (!it)
             continue; /* dropped by the item limit */
@@ -155,7 +155,7 @@ void pep_bookmarks_from_private(struct account *acct, const struct jid *from,
         ALDIS_ASSERT(id != NULL);
         pep_item_remove(node, &node->items[i]);
         store_pubsub_item_del(acct->bare, NS_BOOKMARKS, id, NULL, NULL);
-        pep_notify_retract(acct, node, id);
+        pep_notify_retract(acct, node, id, NULL); /* bookmarks carry no label */
         free(id);
     }
 }

@@ -659,6 +659,8 @@ static void item_clear(struct pep_node *node, struct pep_item *it)
     free(it->publisher);
     if (it->payload)
         stanza_unref(it->payload);
+    if (it->label)
+        stanza_unref(it->label);
 }
 
 void pep_items_clear(struct pep_node *node)
@@ -740,7 +742,7 @@ size_t pep_state_bytes(const struct pep_state *ps)
 }
 
 void pep_item_put(struct pep_node *node, const char *id, const char *publisher,
-                  struct stanza *payload, size_t size)
+                  struct stanza *payload, struct stanza *label, size_t size)
 {
     struct pep_item *old = pep_item_find(node, id);
     if (old)
@@ -752,6 +754,7 @@ void pep_item_put(struct pep_node *node, const char *id, const char *publisher,
     it->id = str_dup(id);
     it->publisher = publisher ? str_dup(publisher) : NULL;
     it->payload = payload ? stanza_freeze(payload) : NULL;
+    it->label = label ? stanza_freeze(label) : NULL;
     it->size = size;
     node->bytes += size;
     pep_items_trim(node);
@@ -788,6 +791,47 @@ void pep_state_free(struct pep_state *ps)
 
 /* ---- store ---------------------------------------------------------------- */
 
+/* A stanza whose root is a copy of `el`. */
+static struct stanza *element_copy(const struct xml_node *el)
+{
+    struct buf b;
+    buf_init(&b);
+    xml_serialize(el, NS_CLIENT, &b);
+    struct stanza *st = stanza_parse(b.data, b.len);
+    buf_free(&b);
+    return st;
+}
+
+/* The in-memory holder of an item's label: <label-holder><securitylabel/>
+ * — the decision looks for labels inside an element. */
+static struct stanza *label_hold(const struct xml_node *sl)
+{
+    struct stanza *h = stanza_new(PEP_LABEL_HOLDER, NS_PEP_STORED);
+    xml_copy_into(h, h->root, sl);
+    return h;
+}
+
+/* A labelled item is stored as <stored><payload/><securitylabel/></stored>
+ * (one column for both); split it back. Others are left as they are. */
+static int stored_split(struct stanza **payload, struct stanza **label)
+{
+    *label = NULL;
+    if (!xml_is((*payload)->root, "stored", NS_PEP_STORED))
+        return 0;
+    struct xml_node *sl = xml_child((*payload)->root, "securitylabel", LABEL_NS);
+    struct xml_node *body = NULL;
+    for (struct xml_node *c = xml_first_elem((*payload)->root); c; c = xml_next(c, NULL, NULL))
+        if (c != sl && !body)
+            body = c;
+    struct stanza *p = body ? element_copy(body) : NULL;
+    if (!sl || (body && !p))
+        return -1;
+    *label = label_hold(sl);
+    stanza_unref(*payload);
+    *payload = p;
+    return 0;
+}
+
 struct pep_state *pep_state_from_records(const struct pubsub_node_rec *nodes, size_t n,
                                          const char *who)
 {
@@ -807,16 +851,18 @@ struct pep_state *pep_state_from_records(const struct pubsub_node_rec *nodes, si
         ps->nodes[ps->nnodes++] = node;
         for (size_t j = 0; j < nodes[i].nitems; j++) {
             const struct pubsub_item_rec *rec = &nodes[i].items[j];
-            struct stanza *payload = NULL;
+            struct stanza *payload = NULL, *label = NULL;
             if (rec->len) {
                 payload = stanza_parse(rec->xml, rec->len);
-                if (!payload) {
+                if (!payload || stored_split(&payload, &label) < 0) {
                     log_warn("pep", "%s: stored item %s of node %s does not parse; skipped",
                              who, rec->id, node->name);
+                    if (payload)
+                        stanza_unref(payload);
                     continue;
                 }
             }
-            pep_item_put(node, rec->id, rec->publisher, payload, rec->len);
+            pep_item_put(node, rec->id, rec->publisher, payload, label, rec->len);
         }
     }
     return ps;
@@ -864,8 +910,18 @@ void pep_store_item(const char *service, const struct pep_node *node,
         return;
     char *xml = NULL;
     size_t len = 0;
-    if (item->payload)
+    if (item->label) {
+        struct buf b;
+        buf_init(&b);
+        buf_adds(&b, "<stored xmlns='" NS_PEP_STORED "'>");
+        if (item->payload)
+            xml_serialize(item->payload->root, NS_PEP_STORED, &b);
+        xml_serialize(xml_first_elem(item->label->root), NS_PEP_STORED, &b);
+        buf_adds(&b, "</stored>");
+        xml = buf_steal(&b, &len);
+    } else if (item->payload) {
         xml = stanza_to_string(item->payload, &len);
+    }
     store_pubsub_item_put(service, node->name, item->id, xml ? xml : "", len, item->publisher,
                           pep_config_max(&node->cfg), NULL, NULL);
     free(xml);
@@ -887,11 +943,13 @@ int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, co
     return 0;
 }
 
-int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_t *size,
+int pep_payload_take(const struct xml_node *publish, const struct xml_node *item,
+                     struct stanza **payload, struct stanza **label, size_t *size,
                      const char **type, const char **cond, const char **app)
 {
     *type = "modify";
     *cond = "bad-request";
+    *label = NULL;
     struct xml_node *payload_el = NULL;
     size_t npayload = 0;
     for (struct xml_node *c = item->children; c; c = c->next)
@@ -901,32 +959,56 @@ int pep_payload_take(const struct xml_node *item, struct stanza **payload, size_
         *app = npayload ? "invalid-payload" : "payload-required";
         return -1;
     }
+    /* XEP-0314 §7.1: one <securitylabel/> in <publish/> labels its items */
+    const struct xml_node *sl = xml_child(publish, "securitylabel", LABEL_NS);
+    if (sl && xml_next(sl, "securitylabel", LABEL_NS)) {
+        *app = NULL;
+        return -1;
+    }
     struct buf b;
     buf_init(&b);
     xml_serialize(payload_el, NS_CLIENT, &b);
-    if (b.len > (size_t)pep_opt_max_item_size) {
+    size_t label_bytes = 0;
+    if (sl) {
+        size_t before = b.len;
+        xml_serialize(sl, NS_CLIENT, &b);
+        label_bytes = b.len - before;
+        b.len = before;
+    }
+    if (b.len + label_bytes > (size_t)pep_opt_max_item_size) {
         buf_free(&b);
         *cond = "not-acceptable";
         *app = "payload-too-big";
         return -1;
     }
     *payload = stanza_parse(b.data, b.len);
-    *size = b.len;
+    *size = b.len + label_bytes;
     buf_free(&b);
     if (!*payload) {
         *app = "invalid-payload";
         return -1;
     }
+    if (sl)
+        *label = label_hold(sl);
     return 0;
+}
+
+void pep_item_parts_drop(struct stanza *payload, struct stanza *label)
+{
+    if (payload)
+        stanza_unref(payload);
+    if (label)
+        stanza_unref(label);
 }
 
 const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
                                           const struct stanza *iq, const struct jid *publisher,
-                                          const char *id, struct stanza *payload, size_t size)
+                                          const char *id, struct stanza *payload,
+                                          struct stanza *label, size_t size)
 {
     char from[JID_STR_MAX];
     jid_full(publisher, from, sizeof from);
-    pep_item_put(node, id, from, payload, size);
+    pep_item_put(node, id, from, payload, label, size);
     const struct pep_item *stored = pep_item_find(node, id);
     pep_store_item(service, node, stored);
 
@@ -962,9 +1044,11 @@ int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
      * clearance does not permit is left out (and audited), as if absent. */
     const char *requester = stanza_attr(iq, "from");
     const char *service = stanza_attr(iq, "to") ? stanza_attr(iq, "to") : requester;
+    unsigned nlabels = 0;
     for (size_t i = first; i < node->nitems; i++) {
         const struct pep_item *it = &node->items[i];
-        if (it->payload && !security_item_visible(requester, it->payload->root, service))
+        if ((it->payload && !security_item_visible(requester, it->payload->root, service)) ||
+            (it->label && !security_item_visible(requester, it->label->root, service)))
             continue;
         if (want) {
             bool asked = false;
@@ -977,6 +1061,14 @@ int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
         xml_set_attr(reply, el, "id", it->id);
         if (it->payload)
             xml_copy_into(reply, el, it->payload->root);
+        if (it->label) {
+            /* XEP-0314 §6.2: the label beside the items, referenced by id */
+            char ref[24];
+            snprintf(ref, sizeof ref, "sl%u", ++nlabels);
+            xml_set_attr_ns(reply, el, NS_SL_PUBSUB, "label", ref);
+            struct xml_node *sl = xml_copy_into(reply, out, xml_first_elem(it->label->root));
+            xml_set_attr_ns(reply, sl, NS_SL_PUBSUB, "id", ref);
+        }
     }
     router_route(reply);
     return 0;
@@ -1004,4 +1096,18 @@ void pep_event_add_item(struct stanza *st, struct xml_node *parent, const struct
     xml_set_attr(st, el, "id", item->id);
     if (item->payload && node->cfg.deliver_payloads)
         xml_copy_into(st, el, item->payload->root);
+    if (item->label)
+        xml_copy_into(st, st->root, xml_first_elem(item->label->root));
+}
+
+void pep_event_add_retract(struct stanza *st, struct xml_node *parent,
+                           const struct pep_node *node, const char *id,
+                           const struct stanza *label)
+{
+    struct xml_node *items = xml_add_child(st, parent, "items", NS_PUBSUB_EVENT);
+    xml_set_attr(st, items, "node", node->name);
+    struct xml_node *r = xml_add_child(st, items, "retract", NS_PUBSUB_EVENT);
+    xml_set_attr(st, r, "id", id);
+    if (label)
+        xml_copy_into(st, st->root, xml_first_elem(label->root));
 }

@@ -21,6 +21,8 @@ from harness import Server, TestFailure, connect, run_tests, send_iq, wait_stanz
 from labels_util import NS_SL, catalog, labelled_message, pick, user
 from muc_util import codes, configure, join, new_room
 from pep_util import client as pep_client
+from pep_util import expect_result, iq as pep_iq, ps_create, ps_subscribe
+from pep_util import service as pubsub_service
 from roster_peer import C, Peer, is_presence
 from upload_util import http, put, request_xml, service, slot
 
@@ -235,6 +237,48 @@ async def row_pep(w):
     return ok, await nothing([carol_p], t), None
 
 
+async def row_pubsub_0314(w):
+    # XEP-0314: the label in <publish/> labels the item; notifications carry
+    # it on the message, retrievals list it beside the items, and retracts
+    # reach only the cleared
+    t, node = tok(), "feed-" + secrets.token_hex(3)
+    w.tokens.append(t)
+    svc = pubsub_service(srv)
+    alice = await connect(srv, w.a + "/ps", w.apw)
+    bob = await connect(srv, w.b + "/ps", w.bpw)
+    carol = await connect(srv, w.c + "/ps", w.cpw)
+    w.carols.append(carol)
+    expect_result(await ps_create(alice, node, {"pubsub#access_model": "open"}, to=svc))
+    for c in (bob, carol):
+        expect_result(await ps_subscribe(c, node, svc))
+    pub = ("<pubsub xmlns='%s'><publish node='%s'><item id='x1'><entry xmlns='urn:example:e'>"
+           "<title>%s</title></entry></item>%s</publish></pubsub>" % (NS_PUBSUB, node, t, w.label))
+    expect_result(await pep_iq(alice, pub, to=svc))
+    try:
+        got = await wait_stanza(bob, lambda s: t in str(s))
+        ok = got.xml.find("{%s}securitylabel" % NS_SL) is not None
+    except TestFailure:
+        ok = False
+    r = await pep_iq(bob, "<pubsub xmlns='%s'><items node='%s'/></pubsub>" % (NS_PUBSUB, node),
+                     type="get", to=svc)
+    items_el = r.xml.find("{%s}pubsub/{%s}items" % (NS_PUBSUB, NS_PUBSUB))
+    ok = ok and r["type"] == "result" and t in str(r) and items_el is not None and \
+        items_el.find("{%s}securitylabel" % NS_SL) is not None
+    r = await pep_iq(carol, "<pubsub xmlns='%s'><items node='%s'/></pubsub>" % (NS_PUBSUB, node),
+                     type="get", to=svc)
+    clean = r["type"] == "result" and "x1" not in str(r) and t not in str(r)
+    expect_result(await pep_iq(alice, "<pubsub xmlns='%s'><retract node='%s' notify='1'>"
+                                      "<item id='x1'/></retract></pubsub>" % (NS_PUBSUB, node),
+                               to=svc))
+    try:
+        await wait_stanza(bob, lambda s: "retract" in str(s) and "x1" in str(s))
+    except TestFailure:
+        ok = False
+    await asyncio.sleep(0.3)
+    clean = clean and not any("x1" in str(s) for s in carol.h_stanzas)
+    return ok, clean and await nothing([carol], t), None
+
+
 async def row_presence(w):
     t = tok()
     w.tokens.append(t)
@@ -282,7 +326,8 @@ async def row_upload(w):
 ROWS = [("1:1 online", row_one_to_one), ("carbons", row_carbons),
         ("offline then login", row_offline), ("MAM query", row_archive),
         ("MUC live", row_muc_live), ("MUC history", row_muc_history),
-        ("PEP notification/items", row_pep), ("presence", row_presence),
+        ("PEP notification/items", row_pep),
+        ("PubSub XEP-0314 label", row_pubsub_0314), ("presence", row_presence),
         ("HTTP upload (GET)", row_upload)]
 
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aldis/buf.h"
 #include "aldis/error.h"
 #include "aldis/log.h"
 #include "aldis/xml.h"
@@ -267,6 +268,70 @@ static void item_put(struct store_backend *b, const char *node, const char *id, 
                      0);
 }
 
+/* XEP-0314: a label given in <publish/> stays with its item through the
+ * stored form (<stored><payload/><securitylabel/></stored>). */
+static struct stanza *parse(const char *xml)
+{
+    return stanza_parse(xml, strlen(xml));
+}
+
+static void test_labelled_item_roundtrip(void **state)
+{
+    (void)state;
+    struct stanza *pub = parse(
+        "<publish xmlns='http://jabber.org/protocol/pubsub' node='n'><item id='i'>"
+        "<entry xmlns='urn:example:e'><title>t</title></entry></item>"
+        "<securitylabel xmlns='urn:xmpp:sec-label:0'><displaymarking>SECRET</displaymarking>"
+        "<label><esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>MQYCAQQGASk=</esssecuritylabel>"
+        "</label></securitylabel></publish>");
+    assert_non_null(pub);
+    struct xml_node *item = xml_child(pub->root, "item", NULL);
+    struct stanza *payload = NULL, *label = NULL;
+    size_t size = 0;
+    const char *type, *cond, *app = NULL;
+    assert_int_equal(pep_payload_take(pub->root, item, &payload, &label, &size, &type, &cond, &app),
+                     0);
+    assert_non_null(payload);
+    assert_non_null(label);
+    assert_string_equal(payload->root->name, "entry");
+    struct xml_node *sl = xml_first_elem(label->root);
+    assert_non_null(sl);
+    assert_string_equal(sl->name, "securitylabel");
+    /* the stored form, as pep_store_item writes it, loads back the same */
+    struct buf b;
+    buf_init(&b);
+    buf_adds(&b, "<stored xmlns='" NS_PEP_STORED "'>");
+    xml_serialize(payload->root, NS_PEP_STORED, &b);
+    xml_serialize(sl, NS_PEP_STORED, &b);
+    buf_adds(&b, "</stored>");
+    struct pubsub_item_rec rec = {.id = (char *)"i", .xml = b.data, .len = b.len};
+    struct pubsub_node_rec node = {.node = (char *)"n", .config = (char *)"", .items = &rec,
+                                   .nitems = 1};
+    struct pep_state *ps = pep_state_from_records(&node, 1, "test");
+    assert_int_equal(ps->nnodes, 1);
+    assert_int_equal(ps->nodes[0]->nitems, 1);
+    const struct pep_item *it = &ps->nodes[0]->items[0];
+    assert_non_null(it->payload);
+    assert_string_equal(it->payload->root->name, "entry");
+    assert_non_null(it->label);
+    assert_string_equal(xml_first_elem(it->label->root)->name, "securitylabel");
+    pep_state_free(ps);
+    buf_free(&b);
+    /* two labels in one publish: refused */
+    struct stanza *two = parse(
+        "<publish xmlns='http://jabber.org/protocol/pubsub' node='n'><item><e xmlns='urn:x'/></item>"
+        "<securitylabel xmlns='urn:xmpp:sec-label:0'/><securitylabel xmlns='urn:xmpp:sec-label:0'/>"
+        "</publish>");
+    struct stanza *p2 = NULL, *l2 = NULL;
+    assert_int_equal(pep_payload_take(two->root, xml_child(two->root, "item", NULL), &p2, &l2,
+                                      &size, &type, &cond, &app), -1);
+    assert_null(p2);
+    assert_null(l2);
+    stanza_unref(two);
+    pep_item_parts_drop(payload, label);
+    stanza_unref(pub);
+}
+
 static void test_store_items(void **state)
 {
     struct db *d = *state;
@@ -333,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_caps_rejects),
         cmocka_unit_test(test_config_roundtrip),
         cmocka_unit_test(test_node_acl_roundtrip),
+        cmocka_unit_test(test_labelled_item_roundtrip),
         cmocka_unit_test_setup_teardown(test_store_items, db_setup, db_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
