@@ -37,4 +37,8 @@ const char *aldis_strerror(int code);
     } while (0)
 _Noreturn void aldis_assert_fail(const char *expr, const char *file, int line);
 
+/* strdup that treats running out of memory as fatal (like every allocation
+ * here); NULL for NULL. */
+char *aldis_strdup(const char *s);
+
 #endif

@@ -72,17 +72,10 @@ fail(struct ctx *x, const yaml_node_t *n, const char *fmt, ...)
 }
 
 /* Out of memory while reading the config is fatal, as elsewhere. */
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static void set_str(char **field, const char *value)
 {
     free(*field);
-    *field = value ? xstrdup(value) : NULL;
+    *field = value ? aldis_strdup(value) : NULL;
 }
 
 static const char *scalar(const yaml_node_t *n)
@@ -220,7 +213,7 @@ static int get_enum(struct ctx *x, const yaml_node_t *n, const char *key,
 static char *path_resolve(const struct config *c, const char *p)
 {
     if (p[0] == '/')
-        return xstrdup(p);
+        return aldis_strdup(p);
     size_t n = strlen(c->dir) + strlen(p) + 2;
     char *abs = malloc(n);
     ALDIS_ASSERT(abs != NULL);
@@ -570,7 +563,7 @@ static int host_pair(struct ctx *x, const char *section, const yaml_node_t *k,
                     return fail(x, m, "module '%s' is listed twice", mname);
             if (h->nmodules == CONFIG_MAX_MODULES)
                 return fail(x, m, "too many modules (at most %d)", CONFIG_MAX_MODULES);
-            h->modules[h->nmodules++] = xstrdup(mname);
+            h->modules[h->nmodules++] = aldis_strdup(mname);
             h->modules[h->nmodules] = NULL;
         }
         return 0;
@@ -638,8 +631,8 @@ static void modopt_add(struct config *c, const char *module, const char *key,
     ALDIS_ASSERT(grown != NULL);
     c->module_options = grown;
     struct module_option *o = &grown[c->nmodule_options++];
-    o->module = xstrdup(module);
-    o->key = xstrdup(key);
+    o->module = aldis_strdup(module);
+    o->key = aldis_strdup(key);
     o->value = value;
     o->line = line;
     o->used = false;
@@ -674,7 +667,7 @@ static int modopt_pair(struct ctx *x, const char *section, const yaml_node_t *k,
             strcat(value, scalar(yaml_document_get_node(x->doc, *it)));
         }
     } else {
-        value = xstrdup(is_null(v) ? "" : scalar(v));
+        value = aldis_strdup(is_null(v) ? "" : scalar(v));
     }
     modopt_add(x->c, mc->module, scalar(k), value, node_line(k));
     return 0;
@@ -741,7 +734,7 @@ static int top_pair(struct ctx *x, const char *section, const yaml_node_t *k,
 
 static void defaults_set(struct config *c)
 {
-    c->log_level = xstrdup(DEF_LOG_LEVEL);
+    c->log_level = aldis_strdup(DEF_LOG_LEVEL);
     c->workers = 0;
     struct {
         struct listen_config *lc;
@@ -750,16 +743,16 @@ static void defaults_set(struct config *c)
              {&c->s2s, DEF_PORT_S2S},   {&c->http, DEF_PORT_HTTP},
              {&c->https, DEF_PORT_HTTPS}, {&c->component, DEF_PORT_COMPONENT}};
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++) {
-        l[i].lc->address = xstrdup(DEF_ADDRESS);
+        l[i].lc->address = aldis_strdup(DEF_ADDRESS);
         l[i].lc->port = l[i].port;
     }
-    c->store_backend = xstrdup(DEF_STORE_BACKEND);
+    c->store_backend = aldis_strdup(DEF_STORE_BACKEND);
     c->store_path = path_resolve(c, DEF_STORE_PATH);
     c->require_encryption = true;
     c->allow_plain = true;
     c->sm_resume_timeout = 300;
     c->sm_max_queue = 1000;
-    c->tls_min_version = xstrdup(DEF_TLS_MIN);
+    c->tls_min_version = aldis_strdup(DEF_TLS_MIN);
     c->tls_ciphers = NULL;
     c->max_stanza_size = DEF_MAX_STANZA_SIZE;
     c->max_depth = DEF_MAX_DEPTH;
@@ -818,7 +811,7 @@ static int dir_of(const char *path, char **abs_path, char **dir)
     if (!real)
         return ALDIS_EIO;
     char *slash = strrchr(real, '/');
-    *dir = slash == real ? xstrdup("/") : strndup(real, (size_t)(slash - real));
+    *dir = slash == real ? aldis_strdup("/") : strndup(real, (size_t)(slash - real));
     ALDIS_ASSERT(*dir != NULL);
     *abs_path = real;
     return 0;

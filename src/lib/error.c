@@ -1,6 +1,8 @@
-/* error.c - messages for the ALDIS_E* table and the always-on assertion. */
+/* error.c - messages for the ALDIS_E* table, the always-on assertion and
+ * the allocation helper that relies on it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "aldis/error.h"
 
@@ -22,4 +24,13 @@ _Noreturn void aldis_assert_fail(const char *expr, const char *file, int line)
 {
     fprintf(stderr, "aldis: assertion failed: %s (%s:%d)\n", expr, file, line);
     abort();
+}
+
+char *aldis_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    ALDIS_ASSERT(d != NULL);
+    return d;
 }

@@ -156,15 +156,6 @@ static struct muc_worker *muc_worker(void)
     return workers[id];
 }
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 /* ---- rooms -------------------------------------------------------------- */
 
 struct muc_room *muc_room_lookup(const char *jid)
@@ -182,7 +173,7 @@ static struct muc_room *room_new(struct service *svc, const char *jid)
 {
     struct muc_room *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
-    r->jid = xstrdup(jid);
+    r->jid = aldis_strdup(jid);
     r->svc = svc;
     muc_config_defaults(&r->cfg);
     ALDIS_ASSERT(RAND_bytes(r->secret, sizeof r->secret) == 1);
@@ -264,7 +255,7 @@ static void queue_push(struct muc_queued **head, struct muc_queued **tail, struc
     struct muc_queued *q = calloc(1, sizeof *q);
     ALDIS_ASSERT(q != NULL);
     q->st = stanza_ref(st);
-    q->to = xstrdup(to);
+    q->to = aldis_strdup(to);
     if (*tail)
         (*tail)->next = q;
     else
@@ -401,7 +392,7 @@ static void room_stanza(struct service *svc, struct stanza *st, const struct jid
         l = calloc(1, sizeof *l);
         ALDIS_ASSERT(l != NULL);
         l->svc = svc;
-        l->jid = xstrdup(bare);
+        l->jid = aldis_strdup(bare);
         map_put(&mw->loading, bare, l);
         store_kv_get(bare, MUC_STORE_KEY, room_loaded, l);
     } else if (l->n >= MUC_LOAD_QUEUE_MAX) {
@@ -480,10 +471,10 @@ static void dir_apply(struct muc_directory *d, const struct dir_update *u)
             map_put(&d->rooms, u->jid, e);
         }
         free(e->name);
-        e->name = xstrdup(u->name);
+        e->name = aldis_strdup(u->name);
         if (u->creator) {
             free(e->creator);
-            e->creator = xstrdup(u->creator);
+            e->creator = aldis_strdup(u->creator);
         }
         e->public_room = u->public_room;
         e->persistent = u->persistent;
@@ -529,8 +520,8 @@ static void dir_loaded(void *ud, int err, const char *value, size_t len)
                 continue;
             struct muc_dir_entry *e = calloc(1, sizeof *e);
             ALDIS_ASSERT(e != NULL);
-            e->name = xstrdup(xml_attr(n, "name"));
-            e->creator = xstrdup(xml_attr(n, "creator"));
+            e->name = aldis_strdup(xml_attr(n, "name"));
+            e->creator = aldis_strdup(xml_attr(n, "creator"));
             const char *pub = xml_attr(n, "public");
             e->public_room = pub && strcmp(pub, "1") == 0;
             e->persistent = true;
@@ -606,9 +597,9 @@ void muc_directory_post(struct muc_room *r, bool gone)
     struct dir_update *u = calloc(1, sizeof *u);
     ALDIS_ASSERT(u != NULL);
     u->svc = r->svc;
-    u->jid = xstrdup(r->jid);
-    u->name = xstrdup(r->cfg.name);
-    u->creator = xstrdup(r->creator);
+    u->jid = aldis_strdup(r->jid);
+    u->name = aldis_strdup(r->cfg.name);
+    u->creator = aldis_strdup(r->creator);
     u->public_room = r->cfg.public_room;
     u->persistent = r->cfg.persistent;
     u->gone = gone;
@@ -637,7 +628,7 @@ static void create_on_room(struct worker *w, void *arg)
         struct dir_update *u = calloc(1, sizeof *u);
         ALDIS_ASSERT(u != NULL);
         u->svc = c->svc;
-        u->jid = xstrdup(c->room);
+        u->jid = aldis_strdup(c->room);
         u->gone = true;
         worker_post(worker_owner_of(c->svc->domain), dir_on_update, u);
     } else {
@@ -670,7 +661,7 @@ static void create_decide(struct muc_directory *d, struct muc_create_req *c)
         } else {
             struct muc_dir_entry *e = calloc(1, sizeof *e);
             ALDIS_ASSERT(e != NULL);
-            e->creator = xstrdup(c->creator);
+            e->creator = aldis_strdup(c->creator);
             map_put(&d->rooms, c->room, e);
         }
     }
@@ -700,9 +691,9 @@ void muc_creation_ask(struct service *svc, struct stanza *st, const struct jid *
     ALDIS_ASSERT(c != NULL);
     c->svc = svc;
     c->st = stanza_ref(st);
-    c->to = xstrdup(jid_full(to, full, sizeof full));
-    c->room = xstrdup(jid_bare(to, bare, sizeof bare));
-    c->creator = xstrdup(jid_bare(from, creator, sizeof creator));
+    c->to = aldis_strdup(jid_full(to, full, sizeof full));
+    c->room = aldis_strdup(jid_bare(to, bare, sizeof bare));
+    c->creator = aldis_strdup(jid_bare(from, creator, sizeof creator));
     c->room_worker = worker_id(worker_current());
     worker_post(worker_owner_of(svc->domain), create_on_directory, c);
 }

@@ -81,13 +81,6 @@ static struct pubsub_worker *pubsub_worker(void)
     return workers[id];
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static int fail(struct pubsub_req *r, const char *type, const char *cond, const char *app,
                 const char *feature)
 {
@@ -193,7 +186,7 @@ static struct pep_node *node_new(struct pubsub_req *r, const char *name,
     }
     pep_node_affiliation_set(node, r->from_bare, PEP_AFF_OWNER,
                              (size_t)pubsub_opts.max_affiliations);
-    node->creator = xstrdup(r->from_bare);
+    node->creator = aldis_strdup(r->from_bare);
     node->created = (long long)time(NULL);
     pubsub_node_save(r->s, node);
     return node;
@@ -313,7 +306,7 @@ static int op_retract(struct pubsub_req *r, const struct xml_node *retract)
     struct pep_item *found = pep_item_find(node, id);
     if (!found)
         return fail(r, "cancel", "item-not-found", NULL, NULL);
-    char *id_copy = xstrdup(id);
+    char *id_copy = aldis_strdup(id);
     struct stanza *label = found->label ? stanza_ref(found->label) : NULL;
     pep_item_remove(node, found);
     if (node->cfg.persist_items)
@@ -797,9 +790,9 @@ static void pubsub_stanza(struct service *svc, struct stanza *st, const struct j
     if (!s) {
         s = calloc(1, sizeof *s);
         ALDIS_ASSERT(s != NULL);
-        s->domain = xstrdup(svc->domain);
+        s->domain = aldis_strdup(svc->domain);
         map_put(&pw->services, svc->domain, s);
-        store_pubsub_load(s->domain, service_loaded, xstrdup(s->domain));
+        store_pubsub_load(s->domain, service_loaded, aldis_strdup(s->domain));
     }
     if (s->ps) {
         pubsub_dispatch(s, st, NULL);

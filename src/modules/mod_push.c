@@ -64,13 +64,6 @@ struct push_state {
     char last_id[128];             /* the message last pushed (dedup) */
 };
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 /* ---- registrations ---------------------------------------------------------- */
 
 static void reg_clear(struct push_reg *r)
@@ -161,8 +154,8 @@ static int reg_put(struct push_state *ps, const char *jid, const char *node, con
         ALDIS_ASSERT(grown != NULL);
         ps->regs = grown;
         r = &ps->regs[ps->nregs++];
-        r->jid = xstrdup(jid);
-        r->node = xstrdup(node);
+        r->jid = aldis_strdup(jid);
+        r->node = aldis_strdup(node);
         r->form = NULL;
     }
     if (r->form)
@@ -368,8 +361,8 @@ static void push_send(struct account *acct, struct push_state *ps, const struct 
     struct push_pending *p = &ps->pending[ps->next_pending];
     pending_clear(p);
     snprintf(p->id, sizeof p->id, "%s", id);
-    p->jid = xstrdup(reg->jid);
-    p->node = xstrdup(reg->node);
+    p->jid = aldis_strdup(reg->jid);
+    p->node = aldis_strdup(reg->node);
     ps->next_pending = (ps->next_pending + 1) % PUSH_MAX_PENDING;
     if (ps->npending < PUSH_MAX_PENDING)
         ps->npending++;

@@ -57,15 +57,6 @@ static long roster_max_pending = 1000; /* unlisted requests per account */
 
 /* ---- items ------------------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d);
-    return d;
-}
-
 static void ritem_free(struct ritem *ri)
 {
     if (!ri)
@@ -83,7 +74,7 @@ static struct ritem *ritem_new(const char *jid)
 {
     struct ritem *ri = calloc(1, sizeof *ri);
     ALDIS_ASSERT(ri);
-    ri->it.jid = xstrdup(jid);
+    ri->it.jid = aldis_strdup(jid);
     return ri;
 }
 
@@ -200,14 +191,14 @@ static void roster_store_put(struct account *acct, const struct ritem *ri)
         snprintf(wrapped, len, "<unlisted xmlns='%s'>%s</unlisted>", NS_ALDIS_ROSTER, req);
         copy.pending_stanza = wrapped;
     }
-    store_roster_put(acct->bare, &copy, store_write_done, xstrdup(acct->bare));
+    store_roster_put(acct->bare, &copy, store_write_done, aldis_strdup(acct->bare));
     free(wrapped);
     roster_version_bump(acct);
 }
 
 static void roster_store_del(struct account *acct, const char *contact)
 {
-    store_roster_del(acct->bare, contact, store_write_done, xstrdup(acct->bare));
+    store_roster_del(acct->bare, contact, store_write_done, aldis_strdup(acct->bare));
     roster_version_bump(acct);
 }
 
@@ -216,7 +207,7 @@ static void roster_store_del(struct account *acct, const char *contact)
 static struct ritem *ritem_from_store(const struct roster_item *src)
 {
     struct ritem *ri = ritem_new(src->jid);
-    ri->it.name = xstrdup(src->name);
+    ri->it.name = aldis_strdup(src->name);
     ri->it.subscription = src->subscription;
     ri->it.ask = src->ask;
     ri->it.pending_in = src->pending_in;
@@ -225,7 +216,7 @@ static struct ritem *ritem_from_store(const struct roster_item *src)
         ri->it.groups = calloc(src->ngroups, sizeof *ri->it.groups);
         ALDIS_ASSERT(ri->it.groups);
         for (size_t i = 0; i < src->ngroups; i++)
-            ri->it.groups[i] = xstrdup(src->groups[i]);
+            ri->it.groups[i] = aldis_strdup(src->groups[i]);
         ri->it.ngroups = src->ngroups;
     }
     if (src->pending_stanza) {
@@ -240,7 +231,7 @@ static struct ritem *ritem_from_store(const struct roster_item *src)
                 ri->it.pending_stanza = buf_steal(&b, NULL);
             }
         } else if (st) {
-            ri->it.pending_stanza = xstrdup(src->pending_stanza);
+            ri->it.pending_stanza = aldis_strdup(src->pending_stanza);
         }
         stanza_unref(st);
     }
@@ -640,7 +631,7 @@ static int roster_set_handle(struct iq_ctx *ctx, struct roster *r)
         r->unlisted--;
     }
     free(ri->it.name);
-    ri->it.name = name && *name ? xstrdup(name) : NULL;
+    ri->it.name = name && *name ? aldis_strdup(name) : NULL;
     ritem_set_groups(ri, groups, n);
     roster_store_put(ctx->acct, ri);
     roster_push(ctx->acct, &ri->it, false);

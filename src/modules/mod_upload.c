@@ -61,13 +61,6 @@ static int64_t now_seconds(void)
     return (int64_t)time(NULL);
 }
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 /* ---- disco (XEP-0363 §3) -------------------------------------------------- */
 
 static void add_field(struct stanza *st, struct xml_node *x, const char *var, const char *type,
@@ -638,7 +631,7 @@ static int upload_init(const struct config *cfg, char *err, size_t errlen)
         return ALDIS_ECONFIG;
     }
     free(upload_opts.dir);
-    upload_opts.dir = xstrdup(path);
+    upload_opts.dir = aldis_strdup(path);
     static const char *const subdirs[] = {"", "/files", "/tmp"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s%s", upload_opts.dir, subdirs[i]);

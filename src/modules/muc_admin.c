@@ -14,15 +14,6 @@
 #include "core/router.h"
 #include "modules/muc.h"
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static void bounce(struct stanza *st, const char *type, const char *cond, const char *text)
 {
     router_bounce(st, type, cond, text);
@@ -58,10 +49,10 @@ void muc_config_clear(struct muc_config *c)
 static void config_copy(struct muc_config *dst, const struct muc_config *src)
 {
     *dst = *src;
-    dst->name = xstrdup(src->name);
-    dst->desc = xstrdup(src->desc);
-    dst->password = xstrdup(src->password);
-    dst->pubsub = xstrdup(src->pubsub);
+    dst->name = aldis_strdup(src->name);
+    dst->desc = aldis_strdup(src->desc);
+    dst->password = aldis_strdup(src->password);
+    dst->pubsub = aldis_strdup(src->pubsub);
 }
 
 /* ---- data forms (XEP-0004) ------------------------------------------------ */
@@ -271,11 +262,11 @@ static int config_parse(struct stanza *scratch, const struct xml_node *x, struct
     const char *v;
     if ((v = muc_form_value(scratch, x, "muc#roomconfig_roomname"))) {
         free(c->name);
-        c->name = xstrdup(v);
+        c->name = aldis_strdup(v);
     }
     if ((v = muc_form_value(scratch, x, "muc#roomconfig_roomdesc"))) {
         free(c->desc);
-        c->desc = xstrdup(v);
+        c->desc = aldis_strdup(v);
     }
     if ((v = muc_form_value(scratch, x, "muc#roomconfig_persistentroom")))
         c->persistent = muc_form_bool(v);
@@ -289,7 +280,7 @@ static int config_parse(struct stanza *scratch, const struct xml_node *x, struct
         c->password_protected = muc_form_bool(v);
     if ((v = muc_form_value(scratch, x, "muc#roomconfig_roomsecret"))) {
         free(c->password);
-        c->password = v[0] ? xstrdup(v) : NULL;
+        c->password = v[0] ? aldis_strdup(v) : NULL;
     }
     if ((v = muc_form_value(scratch, x, "muc#roomconfig_whois"))) {
         if (strcmp(v, "anyone") == 0)
@@ -324,7 +315,7 @@ static int config_parse(struct stanza *scratch, const struct xml_node *x, struct
         if (v[0] && (strncmp(v, "xmpp:", 5) != 0 || strlen(v) > 1024))
             return ALDIS_EINVAL;
         free(c->pubsub);
-        c->pubsub = v[0] ? xstrdup(v) : NULL;
+        c->pubsub = v[0] ? aldis_strdup(v) : NULL;
     }
     if (roles_parse(scratch, x, "muc#roomconfig_presencebroadcast", &c->presence_broadcast) < 0 ||
         roles_parse(scratch, x, "muc#roomconfig_getmemberlist", &c->get_member_list) < 0)
@@ -786,7 +777,7 @@ void muc_admin_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
         /* all checked: apply in order, then answer (§8, §9: the result
          * follows the presence broadcasts) */
         const char *actor = sender ? sender->nick : NULL;
-        char *actor_copy = xstrdup(actor);
+        char *actor_copy = aldis_strdup(actor);
         bool aff_changed = false;
         for (size_t k = 0; k < n; k++) {
             if (ch[k].is_role) {

@@ -30,15 +30,6 @@
 /* Longest retraction reason kept (bytes). */
 #define MUC_REASON_MAX 1024
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -173,9 +164,9 @@ void muc_mam_query_iq(struct muc_room *r, struct stanza *st, const struct jid *f
     struct muc_mam_req *req = calloc(1, sizeof *req);
     ALDIS_ASSERT(req != NULL);
     req->iq = stanza_ref(st);
-    req->room = xstrdup(r->jid);
-    req->to = xstrdup(jid_full(from, full, sizeof full));
-    req->queryid = xstrdup(xml_attr(query, "queryid"));
+    req->room = aldis_strdup(r->jid);
+    req->to = aldis_strdup(jid_full(from, full, sizeof full));
+    req->queryid = aldis_strdup(xml_attr(query, "queryid"));
     req->flip = xml_child(query, "flip-page", NS_MAM) != NULL;
     req->backward = mam_search_query(s)->backward;
     store_archive_query(mam_search_query(s), query_done, req); /* copies the query */
@@ -337,9 +328,9 @@ void muc_moderate_iq(struct muc_room *r, struct stanza *st, const struct jid *fr
     char by[JID_STR_MAX];
     snprintf(by, sizeof by, "%s/%s", r->jid, sender->nick);
     md->iq = stanza_ref(st);
-    md->room = xstrdup(r->jid);
-    md->id = xstrdup(id);
-    md->by = xstrdup(by);
+    md->room = aldis_strdup(r->jid);
+    md->id = aldis_strdup(id);
+    md->by = aldis_strdup(by);
     snprintf(md->occupant_id, sizeof md->occupant_id, "%s", sender->occupant_id);
     /* The archive is asked even when logging is off now: the message may
      * be from before. The history is checked when the answer comes. */

@@ -29,15 +29,6 @@
 #include "core/router.h"
 #include "modules/muc.h"
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static bool id_valid(const char *id)
 {
     return id && id[0] && strlen(id) <= ARCHIVE_ID_MAX;
@@ -60,8 +51,8 @@ static void pin_add(struct muc_room *r, const char *id, const char *by, int64_t 
         ALDIS_ASSERT(r->pins != NULL);
     }
     struct muc_pin *p = &r->pins[r->npins++];
-    p->id = xstrdup(id);
-    p->by = xstrdup(by ? by : "");
+    p->id = aldis_strdup(id);
+    p->by = aldis_strdup(by ? by : "");
     p->at = at;
 }
 
@@ -301,9 +292,9 @@ void muc_pin_iq(struct muc_room *r, struct stanza *st, const struct jid *from,
     struct muc_pin_req *req = calloc(1, sizeof *req);
     ALDIS_ASSERT(req != NULL);
     req->iq = stanza_ref(st);
-    req->room = xstrdup(r->jid);
-    req->id = xstrdup(id);
-    req->by = xstrdup(sender->nick);
+    req->room = aldis_strdup(r->jid);
+    req->id = aldis_strdup(id);
+    req->by = aldis_strdup(sender->nick);
     const char *ids[1] = {req->id};
     struct archive_query q = {.owner = req->room, .ids = ids, .nids = 1, .dir = -1, .max = 1};
     store_archive_query(&q, pin_found, req);

@@ -28,15 +28,6 @@
 #define MUC_FWD_MAX 64 /* forwarded IQs awaiting an answer, per room */
 #define MUC_FWD_TTL 60 /* seconds before a forwarded IQ is forgotten */
 
-static char *xstrdup(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 /* type_is(st, NULL): no type attribute */
 static bool type_is(const struct stanza *st, const char *t)
 {
@@ -112,7 +103,7 @@ void muc_affiliation_set(struct muc_room *r, const char *bare, enum muc_affiliat
         }
         r->affs[i].aff = aff;
         free(r->affs[i].reason);
-        r->affs[i].reason = reason && reason[0] ? xstrdup(reason) : NULL;
+        r->affs[i].reason = reason && reason[0] ? aldis_strdup(reason) : NULL;
         return;
     }
     if (aff == AFF_NONE)
@@ -129,8 +120,8 @@ void muc_affiliation_set(struct muc_room *r, const char *bare, enum muc_affiliat
         r->affs = n;
         r->caffs = cap;
     }
-    r->affs[r->naffs++] = (struct muc_affil){xstrdup(bare), aff,
-                                             reason && reason[0] ? xstrdup(reason) : NULL, NULL};
+    r->affs[r->naffs++] = (struct muc_affil){aldis_strdup(bare), aff,
+                                             reason && reason[0] ? aldis_strdup(reason) : NULL, NULL};
 }
 
 /* XEP-0045 §5.1.2: the role an occupant gets on entering. */
@@ -653,11 +644,11 @@ static void room_join(struct muc_room *r, struct stanza *st, const struct jid *t
 
     struct muc_occupant *o = calloc(1, sizeof *o);
     ALDIS_ASSERT(o != NULL);
-    o->nick = xstrdup(nick);
+    o->nick = aldis_strdup(nick);
     o->real = jid_dup(from);
     ALDIS_ASSERT(o->real != NULL);
-    o->real_full = xstrdup(full);
-    o->real_bare = xstrdup(bare);
+    o->real_full = aldis_strdup(full);
+    o->real_bare = aldis_strdup(bare);
     o->role = muc_role_default(r, aff);
     o->presence = stanza_ref(stanza_freeze(st));
     occupant_id_make(r, bare, o->occupant_id, sizeof o->occupant_id);
@@ -709,7 +700,7 @@ static void room_nick_change(struct muc_room *r, struct muc_occupant *o, struct 
                                  .codes = {303}, .ncodes = 1};
     muc_presence_broadcast(r, o, &gone);
     free(o->nick);
-    o->nick = xstrdup(to->resource);
+    o->nick = aldis_strdup(to->resource);
     stanza_unref(o->presence);
     o->presence = stanza_ref(stanza_freeze(st));
     muc_occupant_refresh(r, o);
@@ -822,7 +813,7 @@ void muc_room_create_for(struct service *svc, struct stanza *st, const struct ji
     jid_bare(to, bare, sizeof bare);
     struct muc_room *r = muc_room_create(svc, bare);
     muc_affiliation_set(r, jid_bare(from, owner, sizeof owner), AFF_OWNER, NULL);
-    r->creator = xstrdup(owner);
+    r->creator = aldis_strdup(owner);
     /* §10.1.1: a client speaking the MUC protocol gets a locked room to
      * configure; an old groupchat client an instant room at once */
     r->locked = xml_child(st->root, "x", NS_MUC) != NULL;
@@ -899,7 +890,7 @@ static void room_groupchat(struct muc_room *r, struct stanza *st, const struct j
         free(r->subject);
         free(r->subject_nick);
         r->subject = (char *)xml_text(NULL, subject);
-        r->subject_nick = xstrdup(o->nick);
+        r->subject_nick = aldis_strdup(o->nick);
         muc_room_save(r);
     } else if (body) {
         muc_history_push(r, m, (int64_t)time(NULL));
@@ -1185,11 +1176,11 @@ static void room_iq_occupant(struct muc_room *r, struct stanza *st, const struct
     ALDIS_ASSERT(f != NULL);
     char id[48];
     snprintf(id, sizeof id, "muc%llu", (unsigned long long)++r->fwd_seq);
-    f->id = xstrdup(id);
-    f->orig_id = xstrdup(stanza_id(st) ? stanza_id(st) : "");
-    f->orig_from = xstrdup(full);
-    f->from_nick = xstrdup(o->nick);
-    f->to_full = xstrdup(target->real_full);
+    f->id = aldis_strdup(id);
+    f->orig_id = aldis_strdup(stanza_id(st) ? stanza_id(st) : "");
+    f->orig_from = aldis_strdup(full);
+    f->from_nick = aldis_strdup(o->nick);
+    f->to_full = aldis_strdup(target->real_full);
     f->expires = now + MUC_FWD_TTL;
     f->next = r->fwds;
     r->fwds = f;

@@ -38,13 +38,6 @@ static struct {
     bool ready;
 } cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static char *str_dup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 /* ---- feature lists -------------------------------------------------------- */
 
 static int str_cmp(const void *a, const void *b)
@@ -92,7 +85,7 @@ static struct pep_caps *caps_from_query(const struct xml_node *query)
             ALDIS_ASSERT(grown != NULL);
             caps->features = grown;
         }
-        caps->features[caps->n++] = str_dup(var);
+        caps->features[caps->n++] = aldis_strdup(var);
     }
     if (caps->n)
         qsort(caps->features, caps->n, sizeof *caps->features, str_cmp);
@@ -224,7 +217,7 @@ static bool form_string(const struct xml_node *x, char **out)
         struct strlist values = {0};
         for (struct xml_node *v = xml_child(f, "value", NS_DATA); v;
              v = xml_next(v, "value", NS_DATA))
-            strlist_add(&values, str_dup(xml_text(scratch, v)));
+            strlist_add(&values, aldis_strdup(xml_text(scratch, v)));
         if (strcmp(var, "FORM_TYPE") == 0) {
             /* §5.4 step 3.5: a second FORM_TYPE or several values make the
              * response ill-formed; 3.6: one not hidden makes the form
@@ -289,7 +282,7 @@ char *pep_caps_hash(const struct xml_node *query, const char *hash_name)
                                   attr_or_empty(c, "name")) >= 0);
             strlist_add(&identities, s);
         } else if (xml_is(c, "feature", NS_DISCO_INFO)) {
-            strlist_add(&features, str_dup(attr_or_empty(c, "var")));
+            strlist_add(&features, aldis_strdup(attr_or_empty(c, "var")));
             ok = !has_sep(features.v[features.n - 1]);
         } else if (xml_is(c, "x", NS_DATA)) {
             char *s = NULL;
@@ -416,8 +409,8 @@ static void query_send(struct account *acct, struct pep_state *ps, struct pep_pe
     }
     struct pep_query *q = &ps->queries[ps->nqueries++];
     snprintf(q->id, sizeof q->id, QUERY_ID_PREFIX "%u", ++ps->next_query_id);
-    q->to = str_dup(p->full);
-    q->caps_key = str_dup(p->caps_key);
+    q->to = aldis_strdup(p->full);
+    q->caps_key = aldis_strdup(p->caps_key);
     p->asked = true;
 
     struct stanza *iq = stanza_new("iq", NULL);
@@ -478,8 +471,8 @@ struct pep_peer *pep_peer_available(struct account *acct, const char *full, bool
             return NULL;
         p = calloc(1, sizeof *p);
         ALDIS_ASSERT(p != NULL);
-        p->full = str_dup(full);
-        p->bare = str_dup(jid_bare(&j, bare, sizeof bare));
+        p->full = aldis_strdup(full);
+        p->bare = aldis_strdup(jid_bare(&j, bare, sizeof bare));
         p->own = own;
         p->next = ps->peers;
         ps->peers = p;
@@ -515,9 +508,9 @@ struct pep_peer *pep_peer_available(struct account *acct, const char *full, bool
     if (!key)
         return p;
     p->caps_key = key;
-    p->caps_node = str_dup(node);
-    p->ver = str_dup(ver);
-    p->hash = hash ? str_dup(hash) : NULL;
+    p->caps_node = aldis_strdup(node);
+    p->ver = aldis_strdup(ver);
+    p->hash = hash ? aldis_strdup(hash) : NULL;
     if (hash)
         p->caps = cache_get(key);
     if (!p->caps)
@@ -540,7 +533,7 @@ void pep_peer_gone(struct account *acct, const char *full)
         for (size_t i = 0; key && i < ps->nqueries; i++)
             if (strcmp(ps->queries[i].to, full) == 0) {
                 query_drop(ps, i);
-                char *k = str_dup(key);
+                char *k = aldis_strdup(key);
                 peer_free(p);
                 query_next(acct, ps, k);
                 free(k);
@@ -589,7 +582,7 @@ bool pep_caps_iq_result(struct account *acct, struct stanza *iq, const struct ji
     /* Only the resource asked may answer (anyone may guess an id). */
     if (i == ps->nqueries || strcmp(ps->queries[i].to, from_full) != 0)
         return true;
-    char *key = str_dup(ps->queries[i].caps_key);
+    char *key = aldis_strdup(ps->queries[i].caps_key);
     query_drop(ps, i);
 
     const char *type = stanza_type(iq);

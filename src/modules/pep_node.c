@@ -57,24 +57,17 @@ void pep_config_clear(struct pep_config *cfg)
     groups_clear(cfg);
 }
 
-static char *str_dup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 int pep_config_copy(struct pep_config *dst, const struct pep_config *src)
 {
     *dst = *src;
-    dst->title = src->title ? str_dup(src->title) : NULL;
+    dst->title = src->title ? aldis_strdup(src->title) : NULL;
     dst->groups = NULL;
     dst->ngroups = 0;
     if (src->ngroups) {
         dst->groups = calloc(src->ngroups, sizeof *dst->groups);
         ALDIS_ASSERT(dst->groups != NULL);
         for (size_t i = 0; i < src->ngroups; i++)
-            dst->groups[i] = str_dup(src->groups[i]);
+            dst->groups[i] = aldis_strdup(src->groups[i]);
         dst->ngroups = src->ngroups;
     }
     return 0;
@@ -185,7 +178,7 @@ int pep_config_set(struct pep_config *cfg, const char *var, const char *const *v
         if (strlen(v) > 1024)
             return ALDIS_EINVAL;
         free(cfg->title);
-        cfg->title = *v ? str_dup(v) : NULL;
+        cfg->title = *v ? aldis_strdup(v) : NULL;
         return 0;
     }
     if (strcmp(var, "pubsub#roster_groups_allowed") == 0) {
@@ -196,7 +189,7 @@ int pep_config_set(struct pep_config *cfg, const char *var, const char *const *v
             cfg->groups = calloc(nvalues, sizeof *cfg->groups);
             ALDIS_ASSERT(cfg->groups != NULL);
             for (size_t i = 0; i < nvalues; i++)
-                cfg->groups[i] = str_dup(values[i]);
+                cfg->groups[i] = aldis_strdup(values[i]);
             cfg->ngroups = nvalues;
         }
         return 0;
@@ -439,7 +432,7 @@ static void parse_line(void *ud, char *var, const char *value)
     struct parse_ctx *pc = ud;
     if (strcmp(var, "pubsub#roster_groups_allowed") == 0) {
         if (pc->ngroups < FORM_MAX_VALUES) {
-            pc->copies[pc->ngroups] = str_dup(value);
+            pc->copies[pc->ngroups] = aldis_strdup(value);
             pc->groups[pc->ngroups] = pc->copies[pc->ngroups];
             pc->ngroups++;
         }
@@ -500,7 +493,7 @@ static void extra_line(void *ud, char *var, const char *value)
     struct pep_node *node = ud;
     const char *sp = strchr(value, ' ');
     if (strcmp(var, "x-creator") == 0 && *value && !node->creator) {
-        node->creator = str_dup(value);
+        node->creator = aldis_strdup(value);
     } else if (strcmp(var, "x-created") == 0) {
         node->created = strtoll(value, NULL, 10);
     } else if (strcmp(var, "x-aff") == 0 && sp && sp[1]) {
@@ -578,7 +571,7 @@ int pep_node_affiliation_set(struct pep_node *node, const char *bare, enum pep_a
     struct pep_affil *affs = realloc(node->affs, (node->naffs + 1) * sizeof *affs);
     ALDIS_ASSERT(affs != NULL);
     node->affs = affs;
-    node->affs[node->naffs].jid = str_dup(bare);
+    node->affs[node->naffs].jid = aldis_strdup(bare);
     node->affs[node->naffs].aff = aff;
     node->naffs++;
     return 0;
@@ -610,8 +603,8 @@ struct pep_sub *pep_node_sub_add(struct pep_node *node, const char *jid, size_t 
     struct pep_sub *sub = &node->subs[node->nsubs++];
     char subid[32];
     pep_item_id_new(subid, sizeof subid);
-    sub->jid = str_dup(jid);
-    sub->subid = str_dup(subid);
+    sub->jid = aldis_strdup(jid);
+    sub->subid = aldis_strdup(subid);
     sub->pending = false;
     return sub;
 }
@@ -642,7 +635,7 @@ struct pep_node *pep_node_add(struct pep_state *ps, const char *name, struct pep
         return NULL;
     struct pep_node *node = calloc(1, sizeof *node);
     ALDIS_ASSERT(node != NULL);
-    node->name = str_dup(name);
+    node->name = aldis_strdup(name);
     node->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     struct pep_node **nodes = realloc(ps->nodes, (ps->nnodes + 1) * sizeof *nodes);
@@ -751,8 +744,8 @@ void pep_item_put(struct pep_node *node, const char *id, const char *publisher,
     ALDIS_ASSERT(items != NULL);
     node->items = items;
     struct pep_item *it = &node->items[node->nitems++];
-    it->id = str_dup(id);
-    it->publisher = publisher ? str_dup(publisher) : NULL;
+    it->id = aldis_strdup(id);
+    it->publisher = publisher ? aldis_strdup(publisher) : NULL;
     it->payload = payload ? stanza_freeze(payload) : NULL;
     it->label = label ? stanza_freeze(label) : NULL;
     it->size = size;
@@ -842,7 +835,7 @@ struct pep_state *pep_state_from_records(const struct pubsub_node_rec *nodes, si
         pep_config_parse(&cfg, nodes[i].config);
         struct pep_node *node = calloc(1, sizeof *node);
         ALDIS_ASSERT(node != NULL);
-        node->name = str_dup(nodes[i].node);
+        node->name = aldis_strdup(nodes[i].node);
         node->cfg = cfg;
         pep_node_parse_extra(node, nodes[i].config);
         struct pep_node **grown = realloc(ps->nodes, (ps->nnodes + 1) * sizeof *grown);

@@ -15,13 +15,6 @@
 /* Requests of one service waiting for an owner's roster. */
 #define PUBSUB_WAITING_MAX 256
 
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static int fail(struct pubsub_req *r, const char *type, const char *cond, const char *app,
                 const char *feature)
 {
@@ -115,7 +108,7 @@ static void roster_checked(void *ud, int err, const struct roster_item *items, s
     const char *next = nth_owner(node, ++w->owner_index);
     if (next) {
         free(w->owner);
-        w->owner = xstrdup(next);
+        w->owner = aldis_strdup(next);
         s->nwaiting++;
         store_roster_load(w->owner, roster_checked, w);
         return;
@@ -175,11 +168,11 @@ int pubsub_access_check(struct pubsub_req *r, const struct pep_node *node,
     r->s->nwaiting++;
     struct access_wait *w = calloc(1, sizeof *w);
     ALDIS_ASSERT(w != NULL);
-    w->domain = xstrdup(r->s->domain);
+    w->domain = aldis_strdup(r->s->domain);
     w->iq = stanza_ref(r->iq);
-    w->node = xstrdup(node->name);
-    w->requester = xstrdup(r->from_bare);
-    w->owner = xstrdup(owner);
+    w->node = aldis_strdup(node->name);
+    w->requester = aldis_strdup(r->from_bare);
+    w->owner = aldis_strdup(owner);
     store_roster_load(w->owner, roster_checked, w);
     return -1;
 }

@@ -111,15 +111,6 @@ static struct {
 } store = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* Out of memory is fatal in Aldis (see buf.h): no half-made requests. */
-static char *dup_str(const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    ALDIS_ASSERT(d != NULL);
-    return d;
-}
-
 static struct store_req *req_new(enum store_op op, void *ud)
 {
     struct store_req *r = calloc(1, sizeof *r);
@@ -435,8 +426,8 @@ void store_user_get(const char *host, const char *user, store_creds_cb cb, void 
     struct store_req *r = req_new(OP_USER_GET, ud);
     r->cb.creds = cb;
     r->has_cb = cb != NULL;
-    r->host = dup_str(host);
-    r->user = dup_str(user);
+    r->host = aldis_strdup(host);
+    r->user = aldis_strdup(user);
     req_submit(r);
 }
 
@@ -445,7 +436,7 @@ void store_roster_load(const char *bare, store_roster_cb cb, void *ud)
     struct store_req *r = req_new(OP_ROSTER_LOAD, ud);
     r->cb.roster = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
+    r->bare = aldis_strdup(bare);
     req_submit(r);
 }
 
@@ -455,7 +446,7 @@ void store_roster_put(const char *bare, const struct roster_item *item,
     struct store_req *r = req_new(OP_ROSTER_PUT, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
+    r->bare = aldis_strdup(bare);
     ALDIS_ASSERT(backend_roster_item_copy(&r->item, item) == 0);
     req_submit(r);
 }
@@ -466,8 +457,8 @@ void store_roster_del(const char *bare, const char *contact, store_done_cb cb,
     struct store_req *r = req_new(OP_ROSTER_DEL, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
-    r->contact = dup_str(contact);
+    r->bare = aldis_strdup(bare);
+    r->contact = aldis_strdup(contact);
     req_submit(r);
 }
 
@@ -476,8 +467,8 @@ void store_kv_get(const char *bare, const char *key, store_kv_cb cb, void *ud)
     struct store_req *r = req_new(OP_KV_GET, ud);
     r->cb.kv = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
-    r->key = dup_str(key);
+    r->bare = aldis_strdup(bare);
+    r->key = aldis_strdup(key);
     req_submit(r);
 }
 
@@ -498,8 +489,8 @@ void store_kv_put(const char *bare, const char *key, const char *value,
     struct store_req *r = req_new(OP_KV_PUT, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
-    r->key = dup_str(key);
+    r->bare = aldis_strdup(bare);
+    r->key = aldis_strdup(key);
     r->data = dup_mem(value, len);
     r->len = len;
     req_submit(r);
@@ -510,8 +501,8 @@ void store_kv_del(const char *bare, const char *key, store_done_cb cb, void *ud)
     struct store_req *r = req_new(OP_KV_DEL, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
-    r->key = dup_str(key);
+    r->bare = aldis_strdup(bare);
+    r->key = aldis_strdup(key);
     req_submit(r);
 }
 
@@ -521,7 +512,7 @@ void store_offline_push(const char *bare, const char *xml, size_t len,
     struct store_req *r = req_new(OP_OFFLINE_PUSH, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
+    r->bare = aldis_strdup(bare);
     r->data = dup_mem(xml, len);
     r->len = len;
     r->max = max;
@@ -533,7 +524,7 @@ void store_offline_pop(const char *bare, store_offline_cb cb, void *ud)
     struct store_req *r = req_new(OP_OFFLINE_POP, ud);
     r->cb.offline = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(bare);
+    r->bare = aldis_strdup(bare);
     req_submit(r);
 }
 
@@ -555,13 +546,13 @@ void store_archive_append(const char *owner, const struct archive_item *item,
     struct store_req *r = req_new(OP_ARCHIVE_APPEND, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(owner);
-    r->aitem.id = dup_str(item->id);
+    r->bare = aldis_strdup(owner);
+    r->aitem.id = aldis_strdup(item->id);
     r->aitem.ts = item->ts;
-    r->aitem.with = dup_str(item->with);
-    r->aitem.peer = dup_str(item->peer);
+    r->aitem.with = aldis_strdup(item->with);
+    r->aitem.peer = aldis_strdup(item->peer);
     r->aitem.dir = item->dir;
-    r->aitem.origin_id = dup_str(item->origin_id);
+    r->aitem.origin_id = aldis_strdup(item->origin_id);
     r->aitem.flags = item->flags;
     r->aitem.xml = dup_mem(item->xml ? item->xml : "", item->len);
     r->aitem.len = item->len;
@@ -572,7 +563,7 @@ void store_archive_append(const char *owner, const struct archive_item *item,
 static const char *query_str(struct archive_query_copy *c, size_t slot, const char *s)
 {
     ALDIS_ASSERT(slot < sizeof c->strs / sizeof c->strs[0]);
-    c->strs[slot] = dup_str(s);
+    c->strs[slot] = aldis_strdup(s);
     return c->strs[slot];
 }
 
@@ -596,10 +587,10 @@ void store_archive_query(const struct archive_query *q, store_archive_cb cb, voi
         c->ids = calloc(q->nids, sizeof *c->ids);
         ALDIS_ASSERT(c->ids != NULL);
         for (size_t i = 0; i < q->nids; i++)
-            c->ids[i] = dup_str(q->ids[i]);
+            c->ids[i] = aldis_strdup(q->ids[i]);
         c->q.ids = (const char *const *)c->ids;
     }
-    r->bare = dup_str(q->owner); /* for log lines */
+    r->bare = aldis_strdup(q->owner); /* for log lines */
     req_submit(r);
 }
 
@@ -609,8 +600,8 @@ void store_archive_update(const char *owner, const char *id, const char *xml,
     struct store_req *r = req_new(OP_ARCHIVE_UPDATE, ud);
     r->cb.done = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(owner);
-    r->key = dup_str(id);
+    r->bare = aldis_strdup(owner);
+    r->key = aldis_strdup(id);
     r->data = dup_mem(xml, len);
     r->len = len;
     r->max = flags;
@@ -622,7 +613,7 @@ void store_archive_delete(const char *owner, store_count_cb cb, void *ud)
     struct store_req *r = req_new(OP_ARCHIVE_DELETE, ud);
     r->cb.count = cb;
     r->has_cb = cb != NULL;
-    r->bare = dup_str(owner);
+    r->bare = aldis_strdup(owner);
     req_submit(r);
 }
 
