@@ -6,7 +6,7 @@
 // and drives two browser contexts through the scenario of issue 7: login,
 // subscription, chat with receipts and a reaction, a room created and
 // joined, a file uploaded and downloaded, a labelled message whose marking
-// the other side sees, history from the archive after a reload, and a
+// the other side sees, a labelled file (403 for a reader not cleared), history from the archive after a reload, and a
 // dark-mode screenshot. Screenshots go to $E2E_OUT (default
 // $ALDIS_BUILD/web-e2e). Prints one line per check and
 // "N passed, N failed, N skipped"; exits 1 on any failure. The server it
@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -55,6 +56,42 @@ const SANITIZER_MARKERS = ['ERROR: AddressSanitizer', 'runtime error:', 'ThreadS
 const DOMAIN = 'localhost';
 // A 1x1 PNG for uploads and avatars.
 const PIXEL = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+// A w x h RGB PNG (diagonal stripes), for a preview one can see.
+function pngMake(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; ihdr[9] = 2; // 8-bit RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      const on = ((x + y) >> 3) & 1;
+      raw[o] = on ? 0xc0 : 0x20; raw[o + 1] = 0x30; raw[o + 2] = on ? 0x30 : 0x90;
+    }
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 const results = [];
 const pages = []; // [name, page] for failure screenshots
@@ -451,6 +488,120 @@ async function main() {
     await B.locator('[data-testid=image-preview]').last().waitFor();
     await shot(B, '06-upload');
     return `${bytes.length} bytes, ${got.type}`;
+  });
+
+  // 5b. A labelled file (docs/modules/upload.md "Labelled files"): alice
+  // (SECRET) picks SECRET and attaches a file; the slot request carries the
+  // label inside <request/> and the message sharing the URL the same label.
+  // Bob (SECRET) sees the marking and gets the bytes with his download
+  // token; carol (lowest clearance) gets 403 for the same URL with hers,
+  // and her client shows the "not cleared" card, never a broken image.
+  await check('labelled file: bob sees the marking and downloads it, carol gets 403 and may not upload under SECRET', async () => {
+    if (!inst.clearance) return 'skip: this aldisctl sets no clearances';
+    const svc = await A.evaluate(() => window.aldis.store.get().uploadService);
+    if (!svc) return 'skip: the server offers no upload service';
+    if (!svc.auth) return 'skip: the upload service offers no download tokens (urn:aldis:upload:auth:0)';
+    await A.click(`[data-testid=contact][data-jid="${bob}"]`);
+    const picker = A.locator('[data-testid=label-picker]');
+    if (await picker.count() === 0) return 'skip: the server answered no XEP-0258 catalog';
+    const options = await picker.locator('option').evaluateAll((os) => os.map((o) => ({ v: o.value, t: (o.textContent || '').trim() })));
+    const secret = options.find((o) => o.t === 'SECRET');
+    if (!secret) return 'skip: no SECRET label in the catalog';
+    await picker.selectOption(secret.v);
+    // Keep what the client asks the upload service for (the slot request).
+    await A.evaluate(() => {
+      const a = window.aldis;
+      window.__slotRequests = [];
+      if (!a.__iqWrapped) {
+        const orig = a.iq.bind(a);
+        a.iq = (e, t) => {
+          if (e.getElementsByTagName('request').length) window.__slotRequests.push(new XMLSerializer().serializeToString(e));
+          return orig(e, t);
+        };
+        a.__iqWrapped = true;
+      }
+    });
+    const bytes = pngMake(160, 90);
+    const name = 'secret-plan.png';
+    await A.setInputFiles('[data-testid=file-input]', { name, mimeType: 'image/png', buffer: bytes });
+    const m = B.locator('[data-testid=message]').filter({ has: B.locator('[data-testid=attachment-link]', { hasText: name }) });
+    await m.waitFor();
+    const slot = await A.evaluate(() => window.__slotRequests[0] || '');
+    if (!/<request[^>]*xmlns="urn:xmpp:http:upload:0"[^>]*>\s*<securitylabel[^>]*xmlns="urn:xmpp:sec-label:0"[\s\S]*>SECRET<\/displaymarking>[\s\S]*<\/securitylabel>\s*<\/request>\s*<\/iq>$/.test(slot)) {
+      throw new Error('the slot request has no SECRET label inside <request/>: ' + slot.slice(0, 200));
+    }
+    const marking = await m.locator('[data-testid=marking]').textContent();
+    if (marking !== 'SECRET') throw new Error(`bob sees marking "${marking}" on the file message`);
+    await m.locator('[data-testid=image-preview]').waitFor();
+    const url = await m.locator('[data-testid=attachment-link]').getAttribute('href');
+    const got = await B.evaluate(async (u) => {
+      const r = await window.aldis.fetchFile(u);
+      return { status: r.status, data: Array.from(new Uint8Array(await r.arrayBuffer())) };
+    }, url);
+    if (got.status !== 200) throw new Error(`bob's GET: HTTP ${got.status}`);
+    if (createHash('sha256').update(bytes).digest('hex') !== createHash('sha256').update(Buffer.from(got.data)).digest('hex')) {
+      throw new Error(`bob's download differs (${got.data.length} bytes, sent ${bytes.length})`);
+    }
+    // The message list scrolls, not the page (the composer stays in view).
+    const over = await B.evaluate(() => document.scrollingElement.scrollHeight - innerHeight);
+    if (over > 1) throw new Error(`the page itself scrolls by ${over} px`);
+    await m.scrollIntoViewIfNeeded();
+    await shot(B, '08b-labelled-file');
+
+    // Carol: her own session and token.
+    const ctxC = await browser.newContext({ viewport: { width: 1000, height: 700 }, ignoreHTTPSErrors: true });
+    try {
+      const C = await ctxC.newPage();
+      C.setDefaultTimeout(WAIT);
+      pages.push(['carol', C]);
+      await login(C, `carol@${DOMAIN}`, inst.users.carol);
+      await C.waitForFunction(() => !!window.aldis.store.get().uploadService);
+      const denied = await C.evaluate(async (u) => {
+        const plain = await fetch(u); // no token at all
+        try {
+          await window.aldis.fetchFile(u); // with carol's token
+          return { plain: plain.status, kind: 'none', status: 200 };
+        } catch (e) {
+          return { plain: plain.status, kind: e.kind, status: e.status };
+        }
+      }, url);
+      if (denied.status !== 403 || denied.kind !== 'not-cleared') throw new Error(`carol's GET with her token: ${denied.status} (${denied.kind}), want 403`);
+      if (denied.plain !== 401) throw new Error(`GET without a token: HTTP ${denied.plain}, want 401`);
+      // The server never delivers the SECRET message to carol (that is the
+      // point); her page is handed alice's message directly, as a reader
+      // would hold it whose clearance was lowered after it arrived.
+      const labelXml = await A.evaluate((b) => window.aldis.store.get().catalogs[b].items.find((i) => i.label?.marking?.text === 'SECRET').label.xml, bob);
+      await C.evaluate(({ u: raw, lx, from, to }) => {
+        const u = raw.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+        const xml = `<message xmlns="jabber:client" from="${from}/web" to="${to}" type="chat" id="e2e-file"><body>${u}</body>`
+          + `<x xmlns="jabber:x:oob"><url>${u}</url></x>${lx}</message>`;
+        const a = window.aldis;
+        a.onMessage(new DOMParser().parseFromString(xml, 'text/xml').documentElement);
+        a.open(from);
+      }, { u: url, lx: labelXml, from: alice, to: `carol@${DOMAIN}` });
+      const card = C.locator('[data-testid=attachment-denied]');
+      await card.waitFor();
+      const cardText = (await card.textContent()) || '';
+      if (!cardText.includes('Not cleared for this file (SECRET)')) throw new Error(`carol's card says "${cardText}"`);
+      if (await C.locator('[data-testid=image-preview]').count()) throw new Error('carol sees an image preview');
+      await shot(C, '08c-not-cleared');
+      // Carol tries to upload under SECRET herself (a stale catalog: hers
+      // never offers it): the slot request is refused and she is told so.
+      const cat = await A.evaluate((b) => window.aldis.store.get().catalogs[b], bob);
+      const sel = cat.items.find((i) => i.label?.marking?.text === 'SECRET').selector;
+      await C.evaluate(({ c, a, s }) => window.aldis.store.update((st) => ({
+        catalogs: { ...st.catalogs, [a]: c }, labelChoice: { ...st.labelChoice, [a]: s } })), { c: cat, a: alice, s: sel });
+      await C.setInputFiles('[data-testid=file-input]', { name: 'not-mine.png', mimeType: 'image/png', buffer: PIXEL });
+      const upErr = C.locator('[data-testid=upload]').filter({ hasText: 'not-mine.png' }).locator('[data-testid=upload-error]');
+      await upErr.waitFor();
+      const upText = (await upErr.textContent()) || '';
+      if (!/Upload refused: you may not upload a file labelled SECRET/.test(upText)) throw new Error(`carol's refused upload says "${upText}"`);
+    } finally {
+      const ci = pages.findIndex(([w]) => w === 'carol');
+      if (ci >= 0) pages.splice(ci, 1);
+      await ctxC.close();
+    }
+    return `${bytes.length} bytes labelled SECRET: bob 200 and identical, carol 403 (401 without a token); carol's own SECRET slot refused`;
   });
 
   // 6. Rooms: alice creates one, invites bob, bob joins from the invitation.

@@ -7,6 +7,11 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 WEB=$(cd "$HERE/../../web" && pwd)
+# A relative ALDIS_BUILD is relative to where we were called from.
+if [ -n "${ALDIS_BUILD:-}" ]; then
+    case $ALDIS_BUILD in /*) ;; *) ALDIS_BUILD="$(pwd)/$ALDIS_BUILD" ;; esac
+    export ALDIS_BUILD
+fi
 cd "$WEB"
 
 deps() {

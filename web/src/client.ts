@@ -10,15 +10,16 @@ import {
 import { DEFAULT_PREFS, Store, type Prefs } from './state/store';
 import type { ThreadTarget } from './state/threads';
 import { type DataForm, formParse, formSubmit } from './xmpp/forms';
+import { fileFetch, uploadRefusalText } from './xmpp/files';
 import { bare, domain, resource } from './xmpp/jid';
-import { catalogDefault, catalogParse, labelElement, type SecurityLabel } from './xmpp/labels';
+import { catalogDefault, catalogParse, type SecurityLabel } from './xmpp/labels';
 import { NS, PREFS_NODE } from './xmpp/ns';
 import {
   bookmarkPublishBuild, bookmarkRetractBuild, bookmarksParse, catalogQueryBuild, chatStateBuild, discoInfoParse,
   discoItemsParse, displayedBuild, errorParse, forwardBuild, mamFinParse, mamIdsQueryBuild, mamQueryBuild, messageBuild, messageParse,
   mucAdminBuild, mucInviteBuild, mucJoinBuild, pinBuild, pinsParse, pinsQueryBuild, prefsPublishBuild, presenceParse, pubsubEventParse, pubsubItemsBuild,
   pubsubItemsOf, reactionsBuild, receiptBuild, retractBuild, rosterParse, uploadSlotBuild, uploadSlotParse,
-  vcardPhotoParse, vcardWithPhotoBuild,
+  uploadTokenBuild, uploadTokenParse, vcardPhotoParse, vcardWithPhotoBuild,
   type ChatState, type MessageEvent, type Pin,
 } from './xmpp/stanzas';
 import { attr, child, childText, el } from './xmpp/xml';
@@ -465,7 +466,10 @@ export class Client {
   // Send a text message to the active chat or room.
   // In a thread (XEP-0201), the message carries the thread id and a reply
   // to the thread's root (state/threads.ts).
-  async sendText(jid: string, body: string, opts: { replyTo?: ChatMessage | null; editOf?: ChatMessage | null; oobUrl?: string | null; thread?: ThreadTarget | null } = {}): Promise<void> {
+  // `label`, when given, is used instead of the picker's (an uploaded
+  // file's announcement carries the label its slot was asked with).
+  async sendText(jid: string, body: string, opts: { replyTo?: ChatMessage | null; editOf?: ChatMessage | null; oobUrl?: string | null;
+    thread?: ThreadTarget | null; label?: SecurityLabel | null } = {}): Promise<void> {
     // The catalog's default label must be on the first message too: wait
     // for the catalog if this conversation's has not been fetched yet.
     await this.catalogReady(jid);
@@ -473,7 +477,7 @@ export class Client {
     const kind = this.convKindFor(jid);
     const conv = this.ensureConv(jid, kind);
     const id = this.id('m');
-    const label = this.chosenLabel(jid);
+    const label = opts.label !== undefined ? opts.label : this.chosenLabel(jid);
     const th = opts.thread && !opts.editOf ? opts.thread : null;
     const replyTo = th
       ? { id: th.rootRef, to: kind === 'room' ? `${jid}/${th.root.author}` : jid, quote: '' }
@@ -1076,20 +1080,32 @@ export class Client {
       return this.notice(`${file.name} is larger than the server allows (${Math.round(svc.maxSize / 1048576)} MB)`, 'error');
     }
     const id = this.id('up');
-    const setU = (p: Partial<{ sent: number; error: string | null; done: boolean }>) =>
+    const setU = (p: Partial<{ sent: number; error: string | null; done: boolean; label: SecurityLabel | null }>) =>
       this.store.update((s) => ({ uploads: s.uploads.map((u) => (u.id === id ? { ...u, ...p } : u)) }));
     this.store.update((s) => ({ uploads: [...s.uploads, { id, name: file.name, size: file.size, sent: 0, error: null, done: false, conv: jid }] }));
     try {
-      const req = uploadSlotBuild(svc.jid, { name: file.name, size: file.size, type: file.type }, this.id('slot'));
+      // The label picked for this conversation (the catalog's default
+      // when nothing was picked) labels the file and the message that
+      // shares it alike, taken once so a change of the picker during the
+      // upload cannot split them.
       await this.catalogReady(jid);
       const label = this.chosenLabel(jid);
-      const request = child(req, 'request', NS.UPLOAD);
-      if (label && request) request.appendChild(labelElement(label));
-      const slot = uploadSlotParse(await this.iq(req));
+      setU({ label });
+      const req = uploadSlotBuild(svc.jid, { name: file.name, size: file.size, type: file.type }, this.id('slot'), label);
+      let answer: Element;
+      try {
+        answer = await this.iq(req);
+      } catch (e) {
+        if (!(e instanceof IqError)) throw e;
+        const why = uploadRefusalText(e.condition, e.text, label);
+        this.notice(`${file.name}: ${why}`, 'error');
+        throw new Error(why);
+      }
+      const slot = uploadSlotParse(answer);
       if (!slot) throw new Error('the server sent no usable slot');
       await putWithProgress(slot.put, file, slot.headers, (n) => setU({ sent: n }));
       setU({ sent: file.size, done: true });
-      await this.sendText(jid, slot.get, { oobUrl: slot.get });
+      await this.sendText(jid, slot.get, { oobUrl: slot.get, label });
       setTimeout(() => this.store.update((s) => ({ uploads: s.uploads.filter((u) => u.id !== id) })), 3000);
     } catch (e) {
       setU({ error: (e as Error).message });
@@ -1105,30 +1121,35 @@ export class Client {
   private token: { value: string; expires: number } | null = null;
   private blobs = new Map<string, Promise<string>>();
 
-  private async downloadToken(): Promise<string | null> {
+  private tokenLoad: Promise<string | null> | null = null;
+
+  // fresh: the cached token was refused (401); previews failing together
+  // share one request for the next token.
+  private downloadToken(fresh = false): Promise<string | null> {
     const svc = this.store.get().uploadService;
-    if (!svc || !svc.auth) return null;
-    if (this.token && this.token.expires - 60000 > Date.now()) return this.token.value;
-    const r = await this.iq(el('iq', { type: 'get', to: svc.jid }, el('token', { xmlns: NS.UPLOAD_AUTH })));
-    const t = child(r, 'token', NS.UPLOAD_AUTH);
-    const value = (t?.textContent || '').trim();
-    if (!value || value.length > 4096 || /[\s\r\n]/.test(value)) return null;
-    const exp = Date.parse(attr(t, 'expires') || '');
-    this.token = { value, expires: Number.isNaN(exp) ? Date.now() + 300000 : exp };
-    return value;
+    if (!svc || !svc.auth) return Promise.resolve(null);
+    if (fresh && !this.tokenLoad) this.token = null;
+    if (this.token && this.token.expires - 60000 > Date.now()) return Promise.resolve(this.token.value);
+    if (!this.tokenLoad) {
+      this.tokenLoad = this.iq(uploadTokenBuild(svc.jid, this.id('tok'))).then((r) => {
+        const t = uploadTokenParse(r);
+        this.token = t ? { value: t.value, expires: Number.isNaN(t.expires) ? Date.now() + 300000 : t.expires } : null;
+        return t ? t.value : null;
+      }).finally(() => { this.tokenLoad = null; });
+    }
+    return this.tokenLoad;
   }
 
   // GET an uploaded file: with our token when it is on the upload
   // service's host (harmless for unlabelled files), plainly elsewhere.
+  // Throws FileAccessError (xmpp/files.ts): kind 'not-cleared' on 403.
   async fetchFile(url: string): Promise<Response> {
-    const u = new URL(url, location.href);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not an http(s) URL');
     const svc = this.store.get().uploadService;
-    const token = svc && u.hostname === svc.jid ? await this.downloadToken().catch(() => null) : null;
-    const r = await fetch(u.href, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
-    if (r.status === 401 || r.status === 403) throw new Error(r.status === 403 ? 'you are not cleared for this file' : 'the server wants a download token');
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    return r;
+    return fileFetch(url, location.href, {
+      fetch: (u, init) => fetch(u, init),
+      token: (fresh) => this.downloadToken(fresh),
+      tokenFor: (u) => !!svc && u.hostname === svc.jid,
+    });
   }
 
   // The file as a blob: URL (image previews, downloads), fetched once.

@@ -33,6 +33,7 @@ export interface Upload {
   error: string | null;
   done: boolean;
   conv: string;
+  label?: SecurityLabel | null; // the label the file is uploaded under
 }
 
 export interface Notice {

@@ -143,7 +143,8 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
         </div>
       )}
       <div class="chat-body">
-        <div class="messages" ref={listRef} onScroll={onScroll} role="log" aria-live="polite" aria-label="Messages" tabIndex={0}>
+        <div class="messages" ref={listRef} onScroll={onScroll}
+          onLoadCapture={() => { const l = listRef.current; if (l && stick.current) l.scrollTop = l.scrollHeight; }} role="log" aria-live="polite" aria-label="Messages" tabIndex={0}>
           {!conv.mamComplete && !search && (
             <button class="link load-more" onClick={async () => { setLoading(true); stick.current = false; await client.loadHistory(jid); setLoading(false); }}>
               {loading ? 'Loading…' : 'Load older messages'}
@@ -173,8 +174,9 @@ export function ChatView({ client, state: s, jid }: { client: Client; state: App
       {uploads.map((u) => (
         <div class="upload" key={u.id} data-testid="upload">
           <span>{u.name}</span>
+          <Marking label={u.label ?? null} />
           <progress max={u.size || 1} value={u.sent} aria-label={`Uploading ${u.name}`} />
-          {u.error && <span class="error" role="alert">{u.error} <button class="link" onClick={() => client.dismissUpload(u.id)}>dismiss</button></span>}
+          {u.error && <span class="error" role="alert" data-testid="upload-error">{u.error} <button class="link" onClick={() => client.dismissUpload(u.id)}>dismiss</button></span>}
         </div>
       ))}
       {(replyTo || editing) && (

@@ -13,6 +13,7 @@ const PATHS: Record<string, string> = {
   join: 'M15 3h4a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2h-4M10 17l5-5l-5-5M15 12H3',
   pin: 'M12 17v5M8 3h8l-1.5 6.5L18 13v2H6v-2l3.5-3.5z',
   close: 'M18 6L6 18M6 6l12 12',
+  lock: 'M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4',
 };
 
 export function Icon({ name }: { name: keyof typeof PATHS | string }) {

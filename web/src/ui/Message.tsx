@@ -4,7 +4,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Client } from '../client';
 import type { ChatMessage, Conversation } from '../state/chat';
+import { fileErrorText, fileNotCleared } from '../xmpp/files';
+import type { SecurityLabel } from '../xmpp/labels';
 import { FormInline } from './Form';
+import { Icon } from './Icon';
 import { Marking } from './Marking';
 
 const QUICK = ['👍', '❤️', '😂', '😮', '🎉', '👀'];
@@ -25,18 +28,22 @@ function linkify(body: string) {
 
 // An uploaded file: fetched through the client (labelled files need its
 // download token, so a plain <img src> or link would get 401), previewed
-// from a blob: URL when it is an image, saved from one when clicked.
-function Attachment({ client, url }: { client: Client; url: string }) {
+// from a blob: URL when it is an image, saved from one when clicked. A file
+// the reader is not cleared for (403) becomes a card saying so, with the
+// marking of the message that shared it, never a broken image.
+function Attachment({ client, url, label }: { client: Client; url: string; label: SecurityLabel | null }) {
   const [src, setSrc] = useState<string | null>(null);
-  const [err, setErr] = useState<string | null>(null);
+  const [err, setErr] = useState<unknown>(null);
   const image = IMAGE.test(url);
   const last = url.split('?')[0].split('/').pop() || 'file';
   let name = last;
   try { name = decodeURIComponent(last); } catch { /* not percent-encoded: shown as is */ }
   useEffect(() => {
+    setSrc(null);
+    setErr(null);
     if (!image) return;
     let live = true;
-    client.fileBlobUrl(url).then((b) => live && setSrc(b), (e: Error) => live && setErr(e.message));
+    client.fileBlobUrl(url).then((b) => live && setSrc(b), (e: unknown) => live && setErr(e));
     return () => { live = false; };
   }, [url]);
   const save = async (e: MouseEvent) => {
@@ -47,13 +54,22 @@ function Attachment({ client, url }: { client: Client; url: string }) {
       a.download = name;
       a.click();
     } catch (x) {
-      client.notice(`Download failed: ${(x as Error).message}`, 'error');
+      if (fileNotCleared(x)) setErr(x);
+      else client.notice(`Download failed: ${(x as Error).message}`, 'error');
     }
   };
+  if (fileNotCleared(err)) {
+    return (
+      <div class="attachment denied" role="note" data-testid="attachment-denied">
+        <span class="denied-icon"><Icon name="lock" /></span>
+        <span><b>{fileErrorText(err, label)}</b><br /><span class="muted">{name}</span></span>
+      </div>
+    );
+  }
   return (
     <div class="attachment">
-      {src && <img src={src} alt="attached image" class="preview" data-testid="image-preview" />}
-      {err && <span class="muted" data-testid="attachment-error">Preview not available: {err}</span>}
+      {src && <img src={src} alt={`attached image ${name}`} class="preview" data-testid="image-preview" />}
+      {err !== null && <span class="muted" data-testid="attachment-error">{fileErrorText(err, label)}</span>}
       <a href={url} target="_blank" rel="noopener noreferrer" onClick={save} data-testid="attachment-link">{name}</a>
     </div>
   );
@@ -86,7 +102,7 @@ export function MessageView(p: {
       {m.forwarded && <blockquote class="forwarded">Forwarded from {m.forwarded.author}: {m.forwarded.body}</blockquote>}
       {m.retracted ? <p class="retracted">This message was retracted.</p> : (
         m.oobUrl && m.body.trim() === m.oobUrl ? (
-          <Attachment client={client} url={m.oobUrl} />
+          <Attachment client={client} url={m.oobUrl} label={m.label} />
         ) : <p class="body" data-testid="body">{linkify(m.body)}</p>
       )}
       {m.invite && <p class="invite">Invitation to <button class="link" onClick={() => { client.joinRoom(m.invite!.room, client.defaultNick(), m.invite!.password); client.open(m.invite!.room); }}>{m.invite.room}</button>{m.invite.reason ? `: ${m.invite.reason}` : ''}</p>}

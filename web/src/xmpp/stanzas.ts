@@ -363,9 +363,29 @@ export function catalogQueryBuild(server: string, target: string, id: string): E
   return el('iq', { type: 'get', to: server, id }, el('catalog', { xmlns: NS.SECLABEL_CATALOG, to: target }));
 }
 
-export function uploadSlotBuild(service: string, file: { name: string; size: number; type: string }, id: string): Element {
-  return el('iq', { type: 'get', to: service, id },
-    el('request', { xmlns: NS.UPLOAD, filename: file.name.slice(0, 255), size: file.size, 'content-type': file.type || 'application/octet-stream' }));
+// A labelled file's label goes INSIDE <request/>: an IQ get has exactly
+// one child (RFC 6120 §8.2.3), and the server stores it with the slot and
+// serves the file only to readers cleared for it (docs/modules/upload.md).
+export function uploadSlotBuild(service: string, file: { name: string; size: number; type: string }, id: string,
+  label: SecurityLabel | null = null): Element {
+  const request = el('request', { xmlns: NS.UPLOAD, filename: file.name.slice(0, 255), size: file.size, 'content-type': file.type || 'application/octet-stream' });
+  if (label) request.appendChild(labelElement(label));
+  return el('iq', { type: 'get', to: service, id }, request);
+}
+
+// A download token for labelled files (urn:aldis:upload:auth:0).
+export function uploadTokenBuild(service: string, id: string): Element {
+  return el('iq', { type: 'get', to: service, id }, el('token', { xmlns: NS.UPLOAD_AUTH }));
+}
+
+// The token from the answer, with its expiry (ms since the epoch; NaN when
+// absent or unreadable). Tokens are opaque: bounded, no whitespace (they go
+// into an HTTP header).
+export function uploadTokenParse(iq: Element): { value: string; expires: number } | null {
+  const t = child(iq, 'token', NS.UPLOAD_AUTH);
+  const value = (t ? text(t) : '').trim();
+  if (!value || value.length > 4096 || !/^[\x21-\x7e]+$/.test(value)) return null;
+  return { value, expires: Date.parse(attr(t, 'expires') || '') };
 }
 
 export interface UploadSlot {
