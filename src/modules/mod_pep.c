@@ -292,38 +292,24 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
     const char *name = node_attr(ctx, publish);
     if (!name)
         return 0;
-    struct xml_node *item = xml_child(publish, "item", NS_PUBSUB);
-    if (!item)
-        return pep_fail(ctx, "modify", "bad-request", "item-required", NULL);
-    if (xml_next(item, "item", NS_PUBSUB))
-        return pep_fail(ctx, "modify", "bad-request", "invalid-payload", NULL);
-    const char *given_id = xml_attr(item, "id");
-    if (given_id && (!*given_id || strlen(given_id) > PEP_MAX_ID))
-        return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
-    struct stanza *payload = NULL, *label = NULL;
-    size_t size = 0;
-    const char *etype, *econd, *eapp = NULL;
-    if (pep_payload_take(publish, item, &payload, &label, &size, &etype, &econd, &eapp) < 0)
+    struct pep_publish pub;
+    const char *etype, *econd, *eapp;
+    if (pep_publish_take(publish, &pub, &etype, &econd, &eapp) < 0)
         return pep_fail(ctx, etype, econd, eapp, NULL);
-    char id_buf[32];
-    const char *id = given_id;
-    if (!id) {
-        pep_item_id_new(id_buf, sizeof id_buf);
-        id = id_buf;
-    }
 
     struct xml_node *po = xml_child(pubsub, "publish-options", NS_PUBSUB);
     struct xml_node *form = po ? xml_child(po, "x", NS_DATA) : NULL;
     struct pep_node *node = pep_node_find(ps, name);
     const char *bad = NULL;
     if (node && form && !pep_config_form_matches(&node->cfg, form, &bad)) {
-        pep_item_parts_drop(payload, label);
+        pep_publish_drop(&pub);
         return pep_fail(ctx, "cancel", "conflict", "precondition-not-met", NULL);
     }
     /* The account's quota, counting the item this one replaces as gone. */
-    const struct pep_item *prev = node ? pep_item_find(node, id) : NULL;
-    if (pep_state_bytes(ps) - (prev ? prev->size : 0) + size > (size_t)pep_opt_max_account_bytes) {
-        pep_item_parts_drop(payload, label);
+    const struct pep_item *prev = node ? pep_item_find(node, pub.id) : NULL;
+    if (pep_state_bytes(ps) - (prev ? prev->size : 0) + pub.size >
+        (size_t)pep_opt_max_account_bytes) {
+        pep_publish_drop(&pub);
         return pep_fail(ctx, "wait", "resource-constraint", NULL, NULL);
     }
     if (!node) {
@@ -332,13 +318,12 @@ static int pep_publish(struct iq_ctx *ctx, struct pep_state *ps, const struct xm
         node = node_create(ctx, ps, name, form, NS_PUBSUB_PUBLISH_OPTIONS, "conflict",
                            "precondition-not-met");
         if (!node) {
-            pep_item_parts_drop(payload, label);
+            pep_publish_drop(&pub);
             return 0;
         }
     }
     const struct pep_item *stored =
-        pep_publish_commit(ctx->acct->bare, node, ctx->iq, ctx->from, id, payload, label,
-                           size);
+        pep_publish_commit(ctx->acct->bare, node, ctx->iq, ctx->from, &pub);
 
     pep_notify_item(ctx->acct, node, stored);
     pep_bookmarks_changed(ctx->acct, name, node);

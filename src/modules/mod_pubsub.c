@@ -243,14 +243,6 @@ static int op_publish(struct pubsub_req *r, const struct xml_node *publish)
         return fail(r, "modify", "bad-request", "nodeid-required", NULL);
     if (strlen(name) > PEP_MAX_ID)
         return fail(r, "modify", "not-acceptable", NULL, NULL);
-    struct xml_node *item = xml_child(publish, "item", NS_PUBSUB);
-    if (!item)
-        return fail(r, "modify", "bad-request", "item-required", NULL);
-    if (xml_next(item, "item", NS_PUBSUB))
-        return fail(r, "modify", "bad-request", "invalid-payload", NULL);
-    const char *given_id = xml_attr(item, "id");
-    if (given_id && (!*given_id || strlen(given_id) > PEP_MAX_ID))
-        return fail(r, "modify", "not-acceptable", NULL, NULL);
     struct pep_node *node = pep_node_find(r->s->ps, name);
     if (node && !may_publish(r, node))
         return fail(r, "auth", "forbidden", NULL, NULL);
@@ -262,30 +254,22 @@ static int op_publish(struct pubsub_req *r, const struct xml_node *publish)
     if (node && form && !pep_config_form_matches(&node->cfg, form, &bad))
         return fail(r, "cancel", "conflict", "precondition-not-met", NULL);
 
-    struct stanza *payload = NULL, *label = NULL;
-    size_t size = 0;
-    const char *etype, *econd, *eapp = NULL;
-    if (pep_payload_take(publish, item, &payload, &label, &size, &etype, &econd, &eapp) < 0)
+    struct pep_publish pub;
+    const char *etype, *econd, *eapp;
+    if (pep_publish_take(publish, &pub, &etype, &econd, &eapp) < 0)
         return fail(r, etype, econd, eapp, NULL);
-    char id_buf[32];
-    const char *id = given_id;
-    if (!id) {
-        pep_item_id_new(id_buf, sizeof id_buf);
-        id = id_buf;
-    }
-    const struct pep_item *prev = node ? pep_item_find(node, id) : NULL;
-    if (service_bytes(r->s) - (prev ? prev->size : 0) + size >
+    const struct pep_item *prev = node ? pep_item_find(node, pub.id) : NULL;
+    if (service_bytes(r->s) - (prev ? prev->size : 0) + pub.size >
         (size_t)pubsub_opts.max_service_bytes) {
-        pep_item_parts_drop(payload, label);
+        pep_publish_drop(&pub);
         return fail(r, "wait", "resource-constraint", NULL, NULL);
     }
     if (!node && !(node = node_new(r, name, form, NS_PUBSUB_PUBLISH_OPTIONS, "cancel",
                                    "conflict", "precondition-not-met"))) {
-        pep_item_parts_drop(payload, label);
+        pep_publish_drop(&pub);
         return 0;
     }
-    const struct pep_item *stored =
-        pep_publish_commit(r->s->domain, node, r->iq, r->from, id, payload, label, size);
+    const struct pep_item *stored = pep_publish_commit(r->s->domain, node, r->iq, r->from, &pub);
     notify_item(r->s, node, stored);
     return 0;
 }

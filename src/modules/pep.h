@@ -240,29 +240,34 @@ void pep_store_item(const char *service, const struct pep_node *node,
 
 /* ---- protocol pieces shared by PEP and the service -------------------------- */
 
-/* The end of a publish (XEP-0060 §7.1.2): keep the item (taking `payload`'s
- * and `label`'s references), write it through under `service`, and answer
- * `iq` with the item id (it may be ours). Returns the stored item, for the
- * notifications. */
+/* What a <publish/> carries (XEP-0060 §7.1.1, XEP-0314 §7.1). */
+struct pep_publish {
+    struct stanza *payload; /* the item's one payload, as a stanza of its own */
+    struct stanza *label;   /* the <securitylabel/> of the <publish/>, or NULL */
+    size_t size;            /* serialised payload and label bytes */
+    char id[PEP_MAX_ID + 1]; /* the item id given, or a new one */
+};
+/* Read and check a publish: exactly one <item/> (item-required,
+ * invalid-payload), an acceptable id, exactly one payload element within
+ * the size limit (XEP-0060 §7.1.3), at most one label. 0, or -1 with
+ * *type / *cond / *app naming the error to answer (nothing to free). */
+int pep_publish_take(const struct xml_node *publish, struct pep_publish *out, const char **type,
+                     const char **cond, const char **app);
+/* Drop what pep_publish_take gave when the publish fails later. */
+void pep_publish_drop(struct pep_publish *pub);
+/* The end of a publish (XEP-0060 §7.1.2): keep the item (taking the
+ * payload's and label's references), write it through under `service`, and
+ * answer `iq` with the item id (it may be ours). Returns the stored item,
+ * for the notifications. */
 const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
                                           const struct stanza *iq, const struct jid *publisher,
-                                          const char *id, struct stanza *payload,
-                                          struct stanza *label, size_t size);
+                                          struct pep_publish *pub);
 
 /* Route an error reply to `iq`, with an optional XEP-0060 §7 application
  * condition in the pubsub#errors namespace (and its 'feature' for
  * unsupported). Returns 0. */
 int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, const char *app,
                  const char *feature);
-/* Validate the one payload of a publish <item/> (XEP-0060 §7.1.3) and
- * copy it out as a stanza of its own, with the XEP-0314 <securitylabel/>
- * of the <publish/> if there is one (*label, else NULL; at most one). 0, or
- * -1 with *cond / *app naming the error to answer (nothing to free). */
-int pep_payload_take(const struct xml_node *publish, const struct xml_node *item,
-                     struct stanza **payload, struct stanza **label, size_t *size,
-                     const char **type, const char **cond, const char **app);
-/* Drop what pep_payload_take gave when the publish fails later. */
-void pep_item_parts_drop(struct stanza *payload, struct stanza *label);
 /* Answer an items request (XEP-0060 §6.5: all, the newest max_items, or
  * by id) from `node`, access already checked. */
 int pep_items_answer(const struct stanza *iq, const struct pep_node *node,

@@ -936,13 +936,23 @@ int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, co
     return 0;
 }
 
-int pep_payload_take(const struct xml_node *publish, const struct xml_node *item,
-                     struct stanza **payload, struct stanza **label, size_t *size,
-                     const char **type, const char **cond, const char **app)
+int pep_publish_take(const struct xml_node *publish, struct pep_publish *out, const char **type,
+                     const char **cond, const char **app)
 {
+    memset(out, 0, sizeof *out);
     *type = "modify";
     *cond = "bad-request";
-    *label = NULL;
+    *app = NULL;
+    const struct xml_node *item = xml_child(publish, "item", NS_PUBSUB);
+    if (!item || xml_next(item, "item", NS_PUBSUB)) {
+        *app = item ? "invalid-payload" : "item-required";
+        return -1;
+    }
+    const char *given_id = xml_attr(item, "id");
+    if (given_id && (!*given_id || strlen(given_id) > PEP_MAX_ID)) {
+        *cond = "not-acceptable";
+        return -1;
+    }
     struct xml_node *payload_el = NULL;
     size_t npayload = 0;
     for (struct xml_node *c = item->children; c; c = c->next)
@@ -954,10 +964,8 @@ int pep_payload_take(const struct xml_node *publish, const struct xml_node *item
     }
     /* XEP-0314 §7.1: one <securitylabel/> in <publish/> labels its items */
     const struct xml_node *sl = xml_child(publish, "securitylabel", LABEL_NS);
-    if (sl && xml_next(sl, "securitylabel", LABEL_NS)) {
-        *app = NULL;
+    if (sl && xml_next(sl, "securitylabel", LABEL_NS))
         return -1;
-    }
     struct buf b;
     buf_init(&b);
     xml_serialize(payload_el, NS_CLIENT, &b);
@@ -974,42 +982,48 @@ int pep_payload_take(const struct xml_node *publish, const struct xml_node *item
         *app = "payload-too-big";
         return -1;
     }
-    *payload = stanza_parse(b.data, b.len);
-    *size = b.len + label_bytes;
+    out->payload = stanza_parse(b.data, b.len);
+    out->size = b.len + label_bytes;
     buf_free(&b);
-    if (!*payload) {
+    if (!out->payload) {
         *app = "invalid-payload";
         return -1;
     }
     if (sl)
-        *label = label_hold(sl);
+        out->label = label_hold(sl);
+    if (given_id)
+        snprintf(out->id, sizeof out->id, "%s", given_id);
+    else
+        pep_item_id_new(out->id, sizeof out->id);
     return 0;
 }
 
-void pep_item_parts_drop(struct stanza *payload, struct stanza *label)
+void pep_publish_drop(struct pep_publish *pub)
 {
-    if (payload)
-        stanza_unref(payload);
-    if (label)
-        stanza_unref(label);
+    if (pub->payload)
+        stanza_unref(pub->payload);
+    if (pub->label)
+        stanza_unref(pub->label);
+    pub->payload = pub->label = NULL;
 }
 
 const struct pep_item *pep_publish_commit(const char *service, struct pep_node *node,
                                           const struct stanza *iq, const struct jid *publisher,
-                                          const char *id, struct stanza *payload,
-                                          struct stanza *label, size_t size)
+                                          struct pep_publish *pub)
 {
     char from[JID_STR_MAX];
+    const char *id = pub->id;
     jid_full(publisher, from, sizeof from);
-    pep_item_put(node, id, from, payload, label, size);
+    pep_item_put(node, id, from, pub->payload, pub->label, pub->size);
+    pub->payload = pub->label = NULL;
     const struct pep_item *stored = pep_item_find(node, id);
     pep_store_item(service, node, stored);
 
     struct stanza *reply = stanza_iq_result(iq);
     struct xml_node *ps_el = xml_add_child(reply, reply->root, "pubsub", NS_PUBSUB);
-    struct xml_node *pub = xml_add_child(reply, ps_el, "publish", NS_PUBSUB);
-    xml_set_attr(reply, pub, "node", node->name);
-    struct xml_node *it = xml_add_child(reply, pub, "item", NS_PUBSUB);
+    struct xml_node *pub_el = xml_add_child(reply, ps_el, "publish", NS_PUBSUB);
+    xml_set_attr(reply, pub_el, "node", node->name);
+    struct xml_node *it = xml_add_child(reply, pub_el, "item", NS_PUBSUB);
     xml_set_attr(reply, it, "id", id);
     router_route(reply);
     return stored;

@@ -285,14 +285,13 @@ static void test_labelled_item_roundtrip(void **state)
         "<label><esssecuritylabel xmlns='urn:xmpp:sec-label:ess:0'>MQYCAQQGASk=</esssecuritylabel>"
         "</label></securitylabel></publish>");
     assert_non_null(pub);
-    struct xml_node *item = xml_child(pub->root, "item", NULL);
-    struct stanza *payload = NULL, *label = NULL;
-    size_t size = 0;
+    struct pep_publish taken;
     const char *type, *cond, *app = NULL;
-    assert_int_equal(pep_payload_take(pub->root, item, &payload, &label, &size, &type, &cond, &app),
-                     0);
+    assert_int_equal(pep_publish_take(pub->root, &taken, &type, &cond, &app), 0);
+    struct stanza *payload = taken.payload, *label = taken.label;
     assert_non_null(payload);
     assert_non_null(label);
+    assert_string_equal(taken.id, "i");
     assert_string_equal(payload->root->name, "entry");
     struct xml_node *sl = xml_first_elem(label->root);
     assert_non_null(sl);
@@ -322,13 +321,26 @@ static void test_labelled_item_roundtrip(void **state)
         "<publish xmlns='http://jabber.org/protocol/pubsub' node='n'><item><e xmlns='urn:x'/></item>"
         "<securitylabel xmlns='urn:xmpp:sec-label:0'/><securitylabel xmlns='urn:xmpp:sec-label:0'/>"
         "</publish>");
-    struct stanza *p2 = NULL, *l2 = NULL;
-    assert_int_equal(pep_payload_take(two->root, xml_child(two->root, "item", NULL), &p2, &l2,
-                                      &size, &type, &cond, &app), -1);
-    assert_null(p2);
-    assert_null(l2);
+    struct pep_publish refused;
+    assert_int_equal(pep_publish_take(two->root, &refused, &type, &cond, &app), -1);
+    assert_null(refused.payload);
+    assert_null(refused.label);
+    /* no item, two items, no payload: the XEP-0060 §7.1.3 conditions */
+    struct stanza *bad = parse("<publish xmlns='http://jabber.org/protocol/pubsub' node='n'/>");
+    assert_int_equal(pep_publish_take(bad->root, &refused, &type, &cond, &app), -1);
+    assert_string_equal(app, "item-required");
+    stanza_unref(bad);
+    bad = parse("<publish xmlns='http://jabber.org/protocol/pubsub' node='n'><item/><item/>"
+                "</publish>");
+    assert_int_equal(pep_publish_take(bad->root, &refused, &type, &cond, &app), -1);
+    assert_string_equal(app, "invalid-payload");
+    stanza_unref(bad);
+    bad = parse("<publish xmlns='http://jabber.org/protocol/pubsub' node='n'><item/></publish>");
+    assert_int_equal(pep_publish_take(bad->root, &refused, &type, &cond, &app), -1);
+    assert_string_equal(app, "payload-required");
+    stanza_unref(bad);
     stanza_unref(two);
-    pep_item_parts_drop(payload, label);
+    pep_publish_drop(&taken);
     stanza_unref(pub);
 }
 
