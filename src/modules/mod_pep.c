@@ -469,38 +469,20 @@ static int owner_configure(struct iq_ctx *ctx, struct pep_state *ps, const struc
         router_route(reply);
         return 0;
     }
-    struct xml_node *form = xml_child(el, "x", NS_DATA);
-    const char *type = form ? xml_attr(form, "type") : NULL;
-    if (type && strcmp(type, "cancel") == 0) { /* §8.2.6 */
-        router_route(stanza_iq_result(ctx->iq));
-        return 0;
-    }
-    if (!form || !type || strcmp(type, "submit") != 0)
-        return pep_fail(ctx, "modify", "bad-request", NULL, NULL);
-    /* All or nothing: the form is applied to a copy (§8.2.5.3). */
     struct pep_config cfg;
-    pep_config_copy(&cfg, &node->cfg);
-    const char *bad = NULL;
-    /* XEP-0163 §2.2: the owner is the only publisher. */
-    if (pep_config_apply_form(&cfg, form, NS_PUBSUB_NODE_CONFIG, &bad) != 0 ||
-        cfg.publish_model != PEP_PUBLISH_PUBLISHERS || cfg.access == PEP_ACCESS_AUTHORIZE) {
-        pep_config_clear(&cfg);
-        return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
+    const char *cond;
+    int rc = pep_configure_take(node, el, &cfg, &cond);
+    if (rc < 0)
+        return pep_fail(ctx, "modify", cond, NULL, NULL);
+    if (rc == 0) {
+        /* XEP-0163 §2.2: the owner is the only publisher. */
+        if (cfg.publish_model != PEP_PUBLISH_PUBLISHERS || cfg.access == PEP_ACCESS_AUTHORIZE) {
+            pep_config_clear(&cfg);
+            return pep_fail(ctx, "modify", "not-acceptable", NULL, NULL);
+        }
+        pep_configure_commit(ctx->acct->bare, node, &cfg);
+        pep_store_node(ctx->acct->bare, node);
     }
-    bool was_persistent = node->cfg.persist_items;
-    pep_config_clear(&node->cfg);
-    node->cfg = cfg;
-    /* Items beyond a lowered limit go, from memory and store alike. */
-    size_t keep = node->cfg.persist_items ? (size_t)pep_config_max(&node->cfg) : 1;
-    for (size_t i = 0; was_persistent && node->nitems > keep && i < node->nitems - keep; i++)
-        store_pubsub_item_del(ctx->acct->bare, name, node->items[i].id, NULL, NULL);
-    pep_items_trim(node);
-    pep_store_node(ctx->acct->bare, node);
-    if (!node->cfg.persist_items && was_persistent)
-        store_pubsub_purge(ctx->acct->bare, name, NULL, NULL);
-    else if (node->cfg.persist_items && !was_persistent)
-        for (size_t i = 0; i < node->nitems; i++)
-            pep_store_item(ctx->acct->bare, node, &node->items[i]);
     router_route(stanza_iq_result(ctx->iq));
     return 0;
 }

@@ -268,6 +268,17 @@ const struct pep_item *pep_publish_commit(const char *service, struct pep_node *
  * unsupported). Returns 0. */
 int pep_iq_error(const struct stanza *iq, const char *type, const char *cond, const char *app,
                  const char *feature);
+/* A <configure/> submission (XEP-0060 §8.2.5, §8.2.6): 1 when it is a
+ * cancel (answer a plain result); 0 with *out the node's configuration with
+ * the form applied (all or nothing, §8.2.5.3: the caller owns it); -1 with
+ * *cond the error (bad-request, not-acceptable). */
+int pep_configure_take(const struct pep_node *node, const struct xml_node *configure,
+                       struct pep_config *out, const char **cond);
+/* Install `cfg` (taken) as the node's configuration, bringing its items in
+ * line in memory and in the store under `service`: items beyond a lowered
+ * limit go, a node that stops persisting is purged, one that starts writes
+ * its items. The caller then stores the node itself. */
+void pep_configure_commit(const char *service, struct pep_node *node, struct pep_config *cfg);
 /* Answer an items request (XEP-0060 §6.5: all, the newest max_items, or
  * by id) from `node`, access already checked. */
 int pep_items_answer(const struct stanza *iq, const struct pep_node *node,

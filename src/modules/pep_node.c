@@ -1029,6 +1029,43 @@ const struct pep_item *pep_publish_commit(const char *service, struct pep_node *
     return stored;
 }
 
+int pep_configure_take(const struct pep_node *node, const struct xml_node *configure,
+                       struct pep_config *out, const char **cond)
+{
+    struct xml_node *form = xml_child(configure, "x", NS_DATA);
+    const char *type = form ? xml_attr(form, "type") : NULL;
+    if (type && strcmp(type, "cancel") == 0)
+        return 1; /* §8.2.6 */
+    *cond = "bad-request";
+    if (!form || !type || strcmp(type, "submit") != 0)
+        return -1;
+    pep_config_copy(out, &node->cfg);
+    const char *bad = NULL;
+    if (pep_config_apply_form(out, form, NS_PUBSUB_NODE_CONFIG, &bad) != 0) {
+        pep_config_clear(out);
+        *cond = "not-acceptable";
+        return -1;
+    }
+    return 0;
+}
+
+void pep_configure_commit(const char *service, struct pep_node *node, struct pep_config *cfg)
+{
+    bool was_persistent = node->cfg.persist_items;
+    pep_config_clear(&node->cfg);
+    node->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    size_t keep = node_limit(node);
+    for (size_t i = 0; was_persistent && node->nitems > keep && i < node->nitems - keep; i++)
+        store_pubsub_item_del(service, node->name, node->items[i].id, NULL, NULL);
+    pep_items_trim(node);
+    if (!node->cfg.persist_items && was_persistent)
+        store_pubsub_purge(service, node->name, NULL, NULL);
+    else if (node->cfg.persist_items && !was_persistent)
+        for (size_t i = 0; i < node->nitems; i++)
+            pep_store_item(service, node, &node->items[i]);
+}
+
 int pep_items_answer(const struct stanza *iq, const struct pep_node *node,
                      const struct xml_node *items_el)
 {

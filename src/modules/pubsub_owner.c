@@ -36,35 +36,15 @@ static int owner_configure(struct pubsub_req *r, struct pep_node *node,
         router_route(reply);
         return 0;
     }
-    struct xml_node *form = xml_child(el, "x", NS_DATA);
-    const char *type = form ? xml_attr(form, "type") : NULL;
-    if (type && strcmp(type, "cancel") == 0) { /* §8.2.6 */
-        router_route(stanza_iq_result(r->iq));
-        return 0;
-    }
-    if (!form || !type || strcmp(type, "submit") != 0)
-        return fail(r, "modify", "bad-request", NULL, NULL);
     struct pep_config cfg;
-    pep_config_copy(&cfg, &node->cfg);
-    const char *bad = NULL;
-    if (pep_config_apply_form(&cfg, form, NS_PUBSUB_NODE_CONFIG, &bad) != 0) {
-        pep_config_clear(&cfg);
-        return fail(r, "modify", "not-acceptable", NULL, NULL);
+    const char *cond;
+    int rc = pep_configure_take(node, el, &cfg, &cond);
+    if (rc < 0)
+        return fail(r, "modify", cond, NULL, NULL);
+    if (rc == 0) {
+        pep_configure_commit(r->s->domain, node, &cfg);
+        pubsub_node_save(r->s, node);
     }
-    bool was_persistent = node->cfg.persist_items;
-    pep_config_clear(&node->cfg);
-    node->cfg = cfg;
-    /* Items beyond a lowered limit go, from memory and store alike. */
-    size_t keep = node->cfg.persist_items ? (size_t)pep_config_max(&node->cfg) : 1;
-    for (size_t i = 0; was_persistent && node->nitems > keep && i < node->nitems - keep; i++)
-        store_pubsub_item_del(r->s->domain, node->name, node->items[i].id, NULL, NULL);
-    pep_items_trim(node);
-    pubsub_node_save(r->s, node);
-    if (!node->cfg.persist_items && was_persistent)
-        store_pubsub_purge(r->s->domain, node->name, NULL, NULL);
-    else if (node->cfg.persist_items && !was_persistent)
-        for (size_t i = 0; i < node->nitems; i++)
-            pep_store_item(r->s->domain, node, &node->items[i]);
     router_route(stanza_iq_result(r->iq));
     return 0;
 }
