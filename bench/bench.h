@@ -218,6 +218,9 @@ void worker_conns_free(struct worker *w);
 int conn_start(struct conn *c);
 void conn_reset(struct conn *c);
 void conn_on_event(struct conn *c, uint32_t events);
+/* Room for `need` bytes of output in all; -1 (the connection failed) when
+ * memory runs out. */
+int conn_reserve(struct conn *c, size_t need);
 void conn_queue(struct conn *c, const char *data, size_t len);
 void conn_flush(struct conn *c);
 void conn_fail(struct conn *c, const char *why);

@@ -237,24 +237,31 @@ static int conn_parser_init(struct conn *c)
 
 /* ---- output */
 
+int conn_reserve(struct conn *c, size_t need)
+{
+    if (need <= c->out_cap)
+        return 0;
+    size_t cap = c->out_cap ? c->out_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(c->out, cap);
+    if (!p) {
+        conn_fail(c, "out of memory");
+        return -1;
+    }
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
 void conn_queue(struct conn *c, const char *data, size_t len)
 {
     if (c->w->opts->ws) {
         ws_conn_queue(c, data, len); /* one call, one element, one message */
         return;
     }
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < c->out_len + len)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p) {
-            conn_fail(c, "out of memory");
-            return;
-        }
-        c->out = p;
-        c->out_cap = cap;
-    }
+    if (conn_reserve(c, c->out_len + len) < 0)
+        return;
     memcpy(c->out + c->out_len, data, len);
     c->out_len += len;
 }

@@ -69,18 +69,8 @@ void ws_conn_queue(struct conn *c, const char *data, size_t len)
         return;
     }
     size_t need = c->out_len + WS_REC_HDR + len + extra;
-    if (need > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        char *p = realloc(c->out, cap);
-        if (!p) {
-            conn_fail(c, "out of memory");
-            return;
-        }
-        c->out = p;
-        c->out_cap = cap;
-    }
+    if (conn_reserve(c, need) < 0)
+        return;
     uint32_t len32 = (uint32_t)(len + extra);
     char *payload = c->out + c->out_len + WS_REC_HDR;
     memcpy(c->out + c->out_len, &len32, WS_LEN_SIZE);
