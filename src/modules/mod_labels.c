@@ -19,6 +19,7 @@
 #include "aldis/store_labels.h"
 #include "aldis/xml.h"
 #include "core/security.h"
+#include "modules/labels.h"
 
 extern struct module mod_labels;
 
@@ -143,6 +144,8 @@ struct catalog_req {
     char *target;       /* bare JID or domain the catalog is for */
     char *requester;    /* bare JID of the asker */
     char *target_text;  /* the target's stored clearance, or NULL */
+    char *to_attr;      /* the answer's 'to' and 'node', as asked (XEP-0314 §4.1) */
+    char *node;
 };
 
 static void catalog_req_free(struct catalog_req *r)
@@ -151,6 +154,8 @@ static void catalog_req_free(struct catalog_req *r)
     free(r->target);
     free(r->requester);
     free(r->target_text);
+    free(r->to_attr);
+    free(r->node);
     free(r);
 }
 
@@ -198,6 +203,10 @@ static void catalog_answer(struct catalog_req *r, const char *requester_text)
     char size[24];
     snprintf(size, sizeof size, "%u", catalog_filter(cat->root, asker));
     xml_set_attr(cat, cat->root, "size", size);
+    if (r->to_attr)
+        xml_set_attr(cat, cat->root, "to", r->to_attr);
+    if (r->node)
+        xml_set_attr(cat, cat->root, "node", r->node);
     reply = stanza_iq_result(r->iq);
     xml_copy_into(reply, reply->root, cat->root);
 out:
@@ -241,14 +250,22 @@ static int labels_catalog_get(struct iq_ctx *ctx)
                                         "the catalog request needs a valid 'to'"));
         return 0;
     }
+    labels_catalog_request(ctx->iq, jid_bare(&target, bare, sizeof bare),
+                           jid_bare(ctx->from, req, sizeof req), NULL, NULL);
+    return 0;
+}
+
+void labels_catalog_request(struct stanza *iq, const char *target, const char *requester,
+                            const char *to_attr, const char *node)
+{
     struct catalog_req *r = calloc(1, sizeof *r);
     ALDIS_ASSERT(r != NULL);
-    r->iq = stanza_ref(ctx->iq);
-    r->target = strdup(jid_bare(&target, bare, sizeof bare));
-    r->requester = strdup(jid_bare(ctx->from, req, sizeof req));
-    ALDIS_ASSERT(r->target && r->requester);
+    r->iq = stanza_ref(iq);
+    r->target = aldis_strdup(target);
+    r->requester = aldis_strdup(requester);
+    r->to_attr = aldis_strdup(to_attr);
+    r->node = aldis_strdup(node);
     store_labels_get(r->target, catalog_target_loaded, r);
-    return 0;
 }
 
 static const struct iq_handler labels_iq[] = {

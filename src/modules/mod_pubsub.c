@@ -29,7 +29,9 @@
 #include "aldis/store_pubsub.h"
 #include "aldis/worker.h"
 #include "core/router.h"
+#include "core/security.h"
 #include "lib/map.h"
+#include "modules/labels.h"
 #include "modules/pubsub.h"
 
 #define NS_PING "urn:xmpp:ping"
@@ -626,6 +628,10 @@ static void disco_info(struct pubsub_req *r, const struct xml_node *q)
         xml_set_attr(reply, id, "type", "leaf"); /* §5.3 */
         struct xml_node *f = xml_add_child(reply, rq, "feature", NS_DISCO_INFO);
         xml_set_attr(reply, f, "var", NS_PUBSUB);
+        if (security_active()) { /* XEP-0314 §4.1: per-node catalogs */
+            f = xml_add_child(reply, rq, "feature", NS_DISCO_INFO);
+            xml_set_attr(reply, f, "var", LABEL_CATALOG_NS);
+        }
         node_meta(reply, rq, node);
     } else {
         xml_set_attr(reply, id, "type", "service"); /* §5.1 */
@@ -634,8 +640,31 @@ static void disco_info(struct pubsub_req *r, const struct xml_node *q)
             struct xml_node *fe = xml_add_child(reply, rq, "feature", NS_DISCO_INFO);
             xml_set_attr(reply, fe, "var", *f);
         }
+        /* XEP-0314 §4.1: labels on items, and catalogs, when a policy is on */
+        static const char *const label_features[] = {LABEL_NS, LABEL_CATALOG_NS, NULL};
+        for (const char *const *f = label_features; security_active() && *f; f++) {
+            struct xml_node *fe = xml_add_child(reply, rq, "feature", NS_DISCO_INFO);
+            xml_set_attr(reply, fe, "var", *f);
+        }
     }
     router_route(reply);
+}
+
+/* XEP-0314 §4.1: the label catalog for the service or one of its nodes.
+ * Nodes have no clearance of their own here, so the catalog is what the
+ * requester may use (its own clearance bounds it); a node the requester
+ * may not see is item-not-found, as everywhere. */
+static void catalog_get(struct pubsub_req *r, const struct xml_node *cat)
+{
+    const char *node_name = xml_attr(cat, "node");
+    if (node_name) {
+        const struct pep_node *node = pep_node_find(r->s->ps, node_name);
+        if (!node || !pubsub_node_visible(node, r->from_bare)) {
+            fail(r, "cancel", "item-not-found", NULL, NULL);
+            return;
+        }
+    }
+    labels_catalog_request(r->iq, r->from_bare, r->from_bare, r->s->domain, node_name);
 }
 
 static void disco_items(struct pubsub_req *r, const struct xml_node *q)
@@ -716,6 +745,8 @@ void pubsub_dispatch(struct pubsub_service *s, struct stanza *st, const char *ch
         disco_items(&r, payload);
     } else if (r.get && xml_is(payload, "ping", NS_PING)) {
         router_route(stanza_iq_result(st)); /* XEP-0199 §4.2 */
+    } else if (r.get && xml_is(payload, "catalog", LABEL_CATALOG_NS) && security_active()) {
+        catalog_get(&r, payload);
     } else if (xml_is(payload, "pubsub", NS_PUBSUB)) {
         entity_iq(&r, checked_node);
     } else if (xml_is(payload, "pubsub", NS_PUBSUB_OWNER)) {

@@ -99,7 +99,35 @@ async def test_every_offered_label_is_accepted(srv):
             raise TestFailure("label %r arrived as %r" % (marking, dm.text if dm is not None else None))
 
 
+async def test_catalog_of_pubsub_node(srv):
+    # XEP-0314 §4.1: the PubSub service advertises labels and answers
+    # catalogs for itself and its nodes (bounded by the requester)
+    a, apw = user(srv, "alice", "SECRET")
+    alice = await connect(srv, a + "/desk", apw)
+    svc = "pubsub." + srv.domain
+    r = await send_iq(alice, "<query xmlns='http://jabber.org/protocol/disco#info'/>", to=svc)
+    feats = {f.get("var") for f in r.xml.iter("{http://jabber.org/protocol/disco#info}feature")}
+    for want in ("urn:xmpp:sec-label:0", NS_CAT):
+        if want not in feats:
+            raise TestFailure("pubsub service lacks %s" % want)
+    node = "n-" + secrets.token_hex(3)
+    r = await send_iq(alice, "<pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='%s'/>"
+                             "</pubsub>" % node, type="set", to=svc)
+    if r["type"] != "result":
+        raise TestFailure("create: %s" % r)
+    r = await send_iq(alice, "<catalog xmlns='%s' to='%s' node='%s'/>" % (NS_CAT, svc, node), to=svc)
+    cat = r.xml.find("{%s}catalog" % NS_CAT)
+    if r["type"] != "result" or cat is None or cat.get("node") != node or cat.get("to") != svc:
+        raise TestFailure("node catalog: %s" % r)
+    m = [dm.text for dm in cat.iter("{urn:xmpp:sec-label:0}displaymarking")]
+    if "SECRET" not in m or any("TOP SECRET" in x for x in m):
+        raise TestFailure("node catalog for a SECRET user offers %s" % m)
+    r = await send_iq(alice, "<catalog xmlns='%s' to='%s' node='nope'/>" % (NS_CAT, svc), to=svc)
+    if r["type"] != "error" or r["error"]["condition"] != "item-not-found":
+        raise TestFailure("catalog of an unknown node: %s" % r)
+
+
 if __name__ == "__main__":
     run_tests([test_disco_features, test_catalog_of_cleared_user, test_catalog_is_the_intersection,
                test_catalog_of_room, test_bad_request_without_target,
-               test_every_offered_label_is_accepted], srv)
+               test_every_offered_label_is_accepted, test_catalog_of_pubsub_node], srv)
