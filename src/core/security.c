@@ -74,6 +74,7 @@ const char *security_path_name(enum security_path path)
 #define SECURITY_SNAPSHOT_MAX 200000
 
 struct snapshot_load {
+    struct map *into; /* not yet shared: filled without the lock */
     size_t n;
     char *err;
     size_t errlen;
@@ -95,47 +96,81 @@ static int snapshot_add(void *ud, const char *subject, const char *text)
                  "treated as the lowest", subject, why);
         return 0;
     }
-    pthread_rwlock_wrlock(&snapshot_lock);
-    clearance_free(map_get(&sec.snapshot, subject));
-    map_put(&sec.snapshot, subject, c);
-    pthread_rwlock_unlock(&snapshot_lock);
+    clearance_free(map_get(sl->into, subject));
+    map_put(sl->into, subject, c);
     return 0;
 }
 
-/* Read every stored clearance with a private connection, before the store
- * thread starts. A missing database is left for the store to report. */
-static int snapshot_load(const struct config *cfg, char *err, size_t errlen)
+static void snapshot_map_free(struct map *m)
+{
+    void *v;
+    for (size_t it = 0; map_next(m, &it, NULL, &v);)
+        clearance_free(v);
+    map_free(m);
+}
+
+/* Every stored clearance into `into` (a map of its own: a separate
+ * connection to the store, which SQLite's WAL lets read beside the store
+ * thread). */
+static int snapshot_read(const struct config *cfg, struct map *into, size_t *n, char *err,
+                         size_t errlen)
 {
     char berr[512] = "";
-    map_init(&sec.snapshot, 0);
-    sec.snapshot_ready = true;
+    map_init(into, 0);
+    *n = 0;
     if (!cfg->store_backend || !cfg->store_path ||
         (strcmp(cfg->store_backend, "sqlite") == 0 && access(cfg->store_path, F_OK) != 0))
         return 0;
     struct store_backend *b = backend_open(cfg->store_backend, cfg->store_path, berr, sizeof berr);
     if (!b)
         return 0; /* store_open reports it with the right advice */
-    struct snapshot_load sl = {0, err, errlen};
+    struct snapshot_load sl = {into, 0, err, errlen};
     int rc = backend_labels_list(b, snapshot_add, &sl);
     backend_close(b);
+    *n = sl.n;
     if (rc == ALDIS_ENOTHANDLED)
         rc = 0;
     if (rc < 0 && rc != ALDIS_ELIMIT)
         snprintf(err, errlen, "%s: reading the stored clearances failed: %s", cfg->path,
                  aldis_strerror(rc));
-    log_info("security", "%zu stored clearance(s) read", sl.n);
     return rc < 0 ? ALDIS_ECONFIG : 0;
+}
+
+static int snapshot_load(const struct config *cfg, char *err, size_t errlen)
+{
+    size_t n;
+    int rc = snapshot_read(cfg, &sec.snapshot, &n, err, errlen);
+    sec.snapshot_ready = true;
+    log_info("security", "%zu stored clearance(s) read", n);
+    return rc;
+}
+
+int security_clearances_reload(const struct config *cfg, char *err, size_t errlen)
+{
+    struct map fresh, old;
+    size_t n;
+    if (!sec.policy || !sec.snapshot_ready)
+        return 0;
+    int rc = snapshot_read(cfg, &fresh, &n, err, errlen);
+    if (rc < 0) {
+        snapshot_map_free(&fresh);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&snapshot_lock);
+    old = sec.snapshot;
+    sec.snapshot = fresh;
+    pthread_rwlock_unlock(&snapshot_lock);
+    snapshot_map_free(&old);
+    log_info("security", "reload: %zu stored clearance(s) read", n);
+    return 0;
 }
 
 static void snapshot_free(void)
 {
-    void *v;
     if (!sec.snapshot_ready)
         return;
     pthread_rwlock_wrlock(&snapshot_lock);
-    for (size_t it = 0; map_next(&sec.snapshot, &it, NULL, &v);)
-        clearance_free(v);
-    map_free(&sec.snapshot);
+    snapshot_map_free(&sec.snapshot);
     sec.snapshot_ready = false;
     pthread_rwlock_unlock(&snapshot_lock);
 }

@@ -143,6 +143,10 @@ int security_peer_permits(const char *domain, const struct stanza *st, char *tex
 
 /* ---- rooms (MUC) --------------------------------------------------------- */
 
+/* SIGHUP: read every stored clearance again into the shared cache (rooms,
+ * peer domains, users as seen by rooms and services); an account's own
+ * copy is read again when the account next loads. Main thread. */
+int security_clearances_reload(const struct config *cfg, char *err, size_t errlen);
 /* Refresh the shared cache's clearance of `bare` (NULL: none, the lowest);
  * mod_labels calls it whenever it loads an account's clearance. The cache
  * starts with every stored clearance (rooms included) at startup. */

@@ -5,11 +5,14 @@ clearance`) before anything else: labelled above it, the sender gets
 <forbidden/> with a text naming the domain, audited with path=peer; within
 it, the stanza goes on (here, with no federation yet, to the
 remote-server-not-found answer). A domain with no clearance set is cleared
-for the lowest classification only."""
+for the lowest classification only. SIGHUP reads the stored clearances
+again: a domain cleared meanwhile is cleared without a restart."""
 
 import asyncio
 import os
 import secrets
+import signal
+import time
 
 from harness import Server, TestFailure, connect, run_tests, wait_stanza
 from labels_util import catalog, error_text, labelled_message, pick, user
@@ -74,6 +77,19 @@ async def test_peer_domain_clearance(srv):
     if not any("to=" + ALLIED in l and "label=SECRET" in l for l in lines) or \
             not any("to=" + OTHER in l for l in lines):
         raise TestFailure("peer refusals not audited: %s" % lines)
+    # cleared while running: applies at SIGHUP, no restart
+    srv.ctl("domain", "clearance", OTHER, "--classification", "CONFIDENTIAL")
+    st = await answer(alice, "carol@" + OTHER, conf)
+    if condition(st) != "forbidden":
+        raise TestFailure("a stored clearance applied before the reload: %s" % condition(st))
+    mark = srv.log_text().count("stored clearance(s) read")
+    srv.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 5
+    while time.time() < end and srv.log_text().count("stored clearance(s) read") == mark:
+        await asyncio.sleep(0.1)
+    st = await answer(alice, "carol@" + OTHER, conf)
+    if condition(st) != "remote-server-not-found":
+        raise TestFailure("CONFIDENTIAL to a domain cleared and reloaded: %s" % condition(st))
     srv.ctl("domain", "clearance", ALLIED, "--clear")
 
 

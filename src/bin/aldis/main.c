@@ -17,6 +17,7 @@
 #include "aldis/store.h"
 #include "core/account.h"
 #include "core/modules.h"
+#include "core/security.h"
 #include "core/session.h"
 #include "core/worker_internal.h"
 #include "http/http.h"
@@ -159,6 +160,8 @@ static void on_signal(uv_signal_t *h, int signum)
             log_error("aldis", "reload: certificates not reloaded: %s", err);
         else
             log_info("aldis", "reload: certificates reloaded for %zu host(s)", fresh->nhosts);
+        if (security_clearances_reload(fresh, err, sizeof err) < 0)
+            log_error("aldis", "reload: clearances not reloaded: %s", err);
         int lvl = log_level_parse(fresh->log_level ? fresh->log_level : "info");
         if (lvl >= 0)
             log_threshold = (enum log_level)lvl;
